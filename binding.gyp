@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "sockprobe",
+      "sources": ["native/addon.cc", "native/sockinfo.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
+      },
+      "conditions": [
+        ["OS=='win'", { "sources!": ["native/addon.cc", "native/sockinfo.cc"], "sources": ["native/unsupported.cc"] }]
+      ]
+    }
+  ]
+}
