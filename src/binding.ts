@@ -1,0 +1,162 @@
+// The one place the native addon is loaded, and the TypeScript shape of its raw
+// surface. Everything the addon returns is a fact from the kernel; meaning is
+// given in classify.ts.
+import * as path from 'node:path';
+import nodeGypBuild = require('node-gyp-build');
+
+/** One entry of the socket's ICMP error queue (Linux IP_RECVERR / IPV6_RECVERR). */
+export interface RawIcmp {
+  errno: number;
+  /** SO_EE_ORIGIN_*: 1 local, 2 ICMP, 3 ICMPv6. */
+  origin: number;
+  type: number;
+  code: number;
+  info: number;
+  /** Numeric address of the host that sent the ICMP message, '' when none. */
+  offender: string;
+}
+
+/** The fields of struct tcp_info that sockprobe reads (Linux). */
+export interface RawTcpInfo {
+  bytes: number;
+  state: number;
+  caState: number;
+  retransmits: number;
+  probes: number;
+  backoff: number;
+  options: number;
+  rto: number;
+  sndMss: number;
+  rcvMss: number;
+  unacked: number;
+  lost: number;
+  retrans: number;
+  rtt: number;
+  rttvar: number;
+  sndCwnd: number;
+  totalRetrans: number;
+}
+
+export type RawStage =
+  | 'socket'
+  | 'setsockopt'
+  | 'address'
+  | 'bind'
+  | 'connect'
+  | 'poll'
+  | 'so_error'
+  | 'errqueue'
+  | 'timeout'
+  | 'connected';
+
+/** What the peer did in the settle window after connecting. */
+export type RawSettle = 'quiet' | 'data' | 'fin' | 'reset';
+
+export interface RawOutcome {
+  errno: number;
+  stage: RawStage;
+  elapsedNs: number;
+  connectNs: number;
+  sndbuf: number;
+  rcvbuf: number;
+  localAddress: string;
+  localPort: number;
+  icmp?: RawIcmp;
+  tcp?: RawTcpInfo;
+  settle?: RawSettle;
+  settleErrno?: number;
+}
+
+/** Bits of start()'s `flags`. */
+export const FLAG_GRACEFUL = 1;
+export const FLAG_NO_RECVERR = 2;
+
+/** Family argument of start(): 0 is a Unix domain socket path. */
+export type RawFamily = 0 | 4 | 6;
+
+export interface NativeBinding {
+  init(dispatch: (id: number, outcome: RawOutcome) => void): void;
+  /** Returns the outcome when the probe ended at once, undefined while it is in flight. */
+  start(
+    id: number,
+    family: RawFamily,
+    address: string,
+    port: number,
+    localAddress: string | null,
+    timeoutMs: number,
+    flags: number,
+    settleMs: number,
+  ): RawOutcome | undefined;
+  /** Closes an in-flight probe at once; its dispatch never comes. */
+  cancel(id: number): boolean;
+  inFlight(): number;
+}
+
+const root = path.join(__dirname, '..');
+
+function load(): NativeBinding {
+  try {
+    const loaded = nodeGypBuild(root) as Partial<NativeBinding> & { unsupported?: string };
+    if (typeof loaded.unsupported === 'string') throw new Error(loaded.unsupported);
+    return loaded as NativeBinding;
+  } catch (cause) {
+    const where = `${process.platform}-${process.arch} (Node ${process.version}, N-API ${process.versions.napi ?? '?'})`;
+    const message = [
+      `sockprobe: no native binary loads on ${where}.`,
+      `Tried: ${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)} (prebuilt) and ${path.join(root, 'build', 'Release')} (built from source).`,
+      `Underlying error: ${cause instanceof Error ? cause.message : String(cause)}`,
+      'Ways out: build it from source with `npm rebuild sockprobe` (needs python3, make and a C++ compiler),',
+      'or, if your npm blocks install scripts, approve this package\'s install script (npm 11: `npm approve-builds` / allow-scripts) and reinstall.',
+    ].join('\n');
+    throw new Error(message, { cause });
+  }
+}
+
+export type Dispatch = (outcome: RawOutcome) => void;
+
+/**
+ * Completion routing shared by every copy of this module in one environment.
+ * The addon keeps one dispatcher per environment; a test runner (or two
+ * bundled copies of sockprobe) may load this file more than once, so the
+ * routing table lives on the addon's exports object rather than in this module.
+ */
+interface Router {
+  readonly handlers: Map<number, Dispatch>;
+  nextId: number;
+}
+
+const kRouter = Symbol.for('sockprobe.router');
+
+export const native: NativeBinding = load();
+
+function router(): Router {
+  const holder = native as NativeBinding & { [kRouter]?: Router };
+  let r = holder[kRouter];
+  if (r === undefined) {
+    const created: Router = { handlers: new Map(), nextId: 1 };
+    native.init((id, outcome) => {
+      const handler = created.handlers.get(id);
+      if (handler === undefined) return;
+      created.handlers.delete(id);
+      handler(outcome);
+    });
+    Object.defineProperty(holder, kRouter, { value: created });
+    r = created;
+  }
+  return r;
+}
+
+const shared = router();
+
+/** Reserves an id and registers the completion handler for it. */
+export function register(handler: Dispatch): number {
+  let id = shared.nextId;
+  while (shared.handlers.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
+  shared.nextId = id >= 0xfffffffe ? 1 : id + 1;
+  shared.handlers.set(id, handler);
+  return id;
+}
+
+export function unregister(id: number): void {
+  shared.handlers.delete(id);
+}

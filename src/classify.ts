@@ -1,0 +1,247 @@
+// Turns the native layer's raw facts into the result union. The only place
+// where errno values, ICMP types and codes get a meaning.
+import * as os from 'node:os';
+import type { RawOutcome, RawIcmp, RawTcpInfo } from './binding';
+import type {
+  AddressResult,
+  BlockedReason,
+  Family,
+  LocalErrorReason,
+  TcpDetail,
+  UnreachableReason,
+} from './types';
+
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(os.constants.errno)) {
+  // First name wins: EAGAIN before EWOULDBLOCK, EDEADLK before EDEADLOCK.
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+const E = os.constants.errno;
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+const ORIGIN_ICMP = 2;
+const ORIGIN_ICMP6 = 3;
+
+type IcmpVerdict =
+  | { status: 'blocked'; reason: BlockedReason }
+  | { status: 'unreachable'; reason: UnreachableReason };
+
+/** ICMP destination unreachable / time exceeded, IPv4 (RFC 792, 1812). */
+function icmp4Verdict(type: number, code: number): IcmpVerdict {
+  if (type === 11) return { status: 'unreachable', reason: 'time-exceeded' };
+  if (type !== 3) return { status: 'unreachable', reason: 'dest-unreach' };
+  switch (code) {
+    case 0:
+    case 6:
+    case 11:
+      return { status: 'unreachable', reason: 'net-unreach' };
+    case 1:
+    case 7:
+    case 12:
+      return { status: 'unreachable', reason: 'host-unreach' };
+    case 2:
+      return { status: 'blocked', reason: 'proto-unreach' };
+    case 3:
+      return { status: 'blocked', reason: 'port-unreach' };
+    case 9:
+      return { status: 'blocked', reason: 'net-prohibited' };
+    case 10:
+      return { status: 'blocked', reason: 'host-prohibited' };
+    case 13:
+    case 14:
+    case 15:
+      return { status: 'blocked', reason: 'admin-prohibited' };
+    default:
+      return { status: 'unreachable', reason: 'dest-unreach' };
+  }
+}
+
+/** ICMPv6 destination unreachable / time exceeded (RFC 4443). */
+function icmp6Verdict(type: number, code: number): IcmpVerdict {
+  if (type === 3) return { status: 'unreachable', reason: 'time-exceeded' };
+  if (type !== 1) return { status: 'unreachable', reason: 'dest-unreach' };
+  switch (code) {
+    case 0:
+      return { status: 'unreachable', reason: 'no-route' };
+    case 1:
+    case 5:
+      return { status: 'blocked', reason: 'admin-prohibited' };
+    case 2:
+      return { status: 'unreachable', reason: 'beyond-scope' };
+    case 3:
+      return { status: 'unreachable', reason: 'host-unreach' };
+    case 4:
+      return { status: 'blocked', reason: 'port-unreach' };
+    case 6:
+      return { status: 'blocked', reason: 'reject-route' };
+    default:
+      return { status: 'unreachable', reason: 'dest-unreach' };
+  }
+}
+
+function icmpVerdict(icmp: RawIcmp): IcmpVerdict | null {
+  if (icmp.origin === ORIGIN_ICMP) return icmp4Verdict(icmp.type, icmp.code);
+  if (icmp.origin === ORIGIN_ICMP6) return icmp6Verdict(icmp.type, icmp.code);
+  return null;
+}
+
+// TCP_INFO states (include/net/tcp_states.h).
+const TCP_ESTABLISHED = 1;
+const TCP_CLOSE_WAIT = 8;
+
+/**
+ * After a failed handshake the kernel leaves its initial values in tcp_info
+ * (rtt 0 with rttvar 250000 µs, mss 524/536): only a completed handshake
+ * gives a measured RTT and a negotiated MSS.
+ */
+function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean): TcpDetail | undefined {
+  if (tcp === undefined) return undefined;
+  const measured = connected && (tcp.state === TCP_ESTABLISHED || tcp.state >= TCP_CLOSE_WAIT || tcp.rtt > 0);
+  return {
+    rttUs: measured ? tcp.rtt : null,
+    rttVarUs: measured ? tcp.rttvar : null,
+    mss: connected ? tcp.sndMss : null,
+    synRetransmits: tcp.totalRetrans,
+  };
+}
+
+export interface AttemptTarget {
+  address: string;
+  family: Family;
+  port: number | null;
+}
+
+const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
+
+function localReason(errno: number, stage: string): LocalErrorReason {
+  if (stage === 'address') return 'bad-address';
+  if (errno === E.EMFILE || errno === E.ENFILE) return 'no-descriptors';
+  if (errno === E.ENOBUFS || errno === E.ENOMEM) return 'no-memory';
+  if (stage === 'bind') return errno === E.EADDRNOTAVAIL ? 'bad-local-address' : 'local-error';
+  if (errno === E.EADDRNOTAVAIL || errno === E.EADDRINUSE) return 'no-ports';
+  return 'local-error';
+}
+
+/** The address-level result for one raw outcome. */
+export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult {
+  const isUnix = target.family === 'unix';
+  const base = {
+    address: target.address,
+    family: target.family,
+    port: target.port,
+    elapsedMs: ms(raw.elapsedNs),
+  };
+  const connected = raw.errno === 0 && raw.stage === 'connected';
+  const tcp = isUnix ? undefined : tcpDetail(raw.tcp, connected);
+  const withTcp = tcp === undefined ? {} : { tcp };
+
+  if (connected) {
+    if (raw.settle === 'fin' || raw.settle === 'reset') {
+      const errno = raw.settle === 'reset' ? (raw.settleErrno || E.ECONNRESET) : E.ECONNRESET;
+      return {
+        status: 'refused',
+        reason: raw.settle === 'reset' ? 'reset-after-accept' : 'closed-after-accept',
+        code: raw.settle === 'reset' ? errnoName(errno) : 'EOF',
+        errno: raw.settle === 'reset' ? errno : 0,
+        ...base,
+        ...withTcp,
+      };
+    }
+    return {
+      status: 'open',
+      reason: raw.settle === 'quiet' ? 'settled' : raw.settle === 'data' ? 'data' : isUnix ? 'accepted' : 'syn-ack',
+      code: null,
+      errno: null,
+      ...base,
+      connectMs: ms(raw.connectNs),
+      sndbuf: raw.sndbuf,
+      rcvbuf: raw.rcvbuf,
+      local: { address: raw.localAddress, port: raw.localPort },
+      ...withTcp,
+    };
+  }
+
+  const errno = raw.errno;
+  const code = errnoName(errno);
+  const failure = { code, errno, ...base, ...withTcp };
+
+  if (raw.stage === 'timeout' || errno === E.ETIMEDOUT) {
+    return { status: 'timeout', reason: 'no-response', ...failure, synRetransmits: tcp ? tcp.synRetransmits : null };
+  }
+
+  // An ICMP message on the error queue is the most precise evidence there is:
+  // it tells a router's port-unreachable (also ECONNREFUSED) from a host's RST.
+  if (raw.icmp !== undefined) {
+    const verdict = icmpVerdict(raw.icmp);
+    if (verdict !== null) {
+      const icmp = { type: raw.icmp.type, code: raw.icmp.code };
+      const from = raw.icmp.offender === '' ? {} : { from: raw.icmp.offender };
+      return verdict.status === 'blocked'
+        ? { status: 'blocked', reason: verdict.reason, ...failure, ...from, icmp }
+        : { status: 'unreachable', reason: verdict.reason, ...failure, ...from, icmp };
+    }
+  }
+
+  if (raw.stage === 'connect' || raw.stage === 'so_error' || raw.stage === 'errqueue') {
+    switch (errno) {
+      case E.ECONNREFUSED:
+        return { status: 'refused', reason: isUnix ? 'conn-refused' : 'reset', ...failure };
+      case E.ECONNRESET:
+        return { status: 'refused', reason: 'reset', ...failure };
+      case E.EAGAIN:
+        if (isUnix) return { status: 'refused', reason: 'backlog-full', ...failure };
+        break;
+      case E.ENETUNREACH:
+        return { status: 'unreachable', reason: 'no-route', ...failure };
+      case E.EHOSTUNREACH:
+        return { status: 'unreachable', reason: 'host-unreach', ...failure };
+      case E.ENETDOWN:
+        return { status: 'unreachable', reason: 'net-unreach', ...failure };
+      case E.EACCES:
+      case E.EPERM:
+        return { status: 'blocked', reason: 'perm-denied', ...failure };
+      case E.ENOENT:
+        if (isUnix) return { status: 'unreachable', reason: 'no-socket-file', ...failure };
+        break;
+      case E.EINVAL:
+        // connect() says EINVAL for a route of type blackhole.
+        if (!isUnix && raw.stage === 'connect') return { status: 'unreachable', reason: 'blackhole', ...failure };
+        break;
+      case E.EPROTOTYPE:
+        return { status: 'local-error', reason: 'wrong-socket-type', ...failure, stage: raw.stage };
+      case E.ENOTDIR:
+      case E.ELOOP:
+      case E.ENAMETOOLONG:
+        if (isUnix) return { status: 'local-error', reason: 'bad-path', ...failure, stage: raw.stage };
+        break;
+      default:
+        break;
+    }
+  }
+  return { status: 'local-error', reason: localReason(errno, raw.stage), ...failure, stage: raw.stage };
+}
+
+const rank: Record<AddressResult['status'], number> = {
+  open: 0,
+  refused: 1,
+  blocked: 2,
+  unreachable: 3,
+  'local-error': 4,
+  timeout: 5,
+};
+
+/**
+ * The attempt that best answers "what happened": an open one if any, else
+ * the most telling failure: a host's refusal, then a filter's rejection, then
+ * unreachability, then a local error, and silence last.
+ */
+export function mostTelling(attempts: readonly AddressResult[]): AddressResult | undefined {
+  let best: AddressResult | undefined;
+  for (const a of attempts) {
+    if (best === undefined || rank[a.status] < rank[best.status]) best = a;
+  }
+  return best;
+}

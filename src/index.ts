@@ -1,0 +1,14 @@
+export { probe } from './probe';
+export type { ProbeOptions, ProbeTarget } from './probe';
+export { AbortError } from './errors';
+export {
+  assertNever,
+  isBlocked,
+  isDnsError,
+  isLocalError,
+  isOpen,
+  isRefused,
+  isTimeout,
+  isUnreachable,
+} from './types';
+export type * from './types';

@@ -1,0 +1,214 @@
+// The public result types. A probe's outcome is a discriminated union on
+// `status`; every member is a plain JSON-serialisable object.
+
+/** Address family of an attempt: 4, 6, or 'unix' for a Unix domain socket. */
+export type Family = 4 | 6 | 'unix';
+
+export type Status = 'open' | 'refused' | 'blocked' | 'unreachable' | 'timeout' | 'local-error' | 'dns-error';
+
+/** ICMP message that named the failure (Linux, from the socket's error queue). */
+export interface IcmpDetail {
+  /** ICMP (IPv4) or ICMPv6 type: 3 / 1 for destination unreachable, 11 / 3 for time exceeded. */
+  type: number;
+  code: number;
+}
+
+/**
+ * What TCP_INFO said at completion or deadline (Linux). Values the kernel
+ * leaves as placeholders after a failed handshake are null, not data.
+ */
+export interface TcpDetail {
+  /** Smoothed round-trip time of the handshake in microseconds; null unless the handshake completed. */
+  rttUs: number | null;
+  rttVarUs: number | null;
+  /** Negotiated MSS; null unless the handshake completed. */
+  mss: number | null;
+  /** SYNs sent again because no answer came. */
+  synRetransmits: number;
+}
+
+interface Common {
+  /** Short machine word for why; nmap's `--reason` word where nmap has one. */
+  reason: string;
+  /** errno name such as 'ECONNREFUSED'; null when open. */
+  code: string | null;
+  errno: number | null;
+  /** The numeric address probed (or the socket path for 'unix'). */
+  address: string;
+  family: Family;
+  /** null for Unix domain sockets. */
+  port: number | null;
+  /** Time this attempt took, ms. */
+  elapsedMs: number;
+  tcp?: TcpDetail;
+}
+
+export type OpenReason = 'syn-ack' | 'accepted' | 'settled' | 'data';
+
+export interface OpenResult extends Common {
+  status: 'open';
+  /** 'syn-ack' (TCP), 'accepted' (Unix), or after a `settle` window 'settled' (peer stayed quiet) / 'data' (peer spoke first). */
+  reason: OpenReason;
+  code: null;
+  errno: null;
+  /** Time from connect() to the connection being established, ms. */
+  connectMs: number;
+  sndbuf: number;
+  rcvbuf: number;
+  local: { address: string; port: number };
+}
+
+export type RefusedReason =
+  | 'reset'
+  | 'conn-refused'
+  | 'reset-after-accept'
+  | 'closed-after-accept'
+  | 'backlog-full';
+
+export interface RefusedResult extends Common {
+  status: 'refused';
+  /**
+   * 'reset': a TCP RST answered the SYN (nothing listens, or a firewall's tcp-reset);
+   * 'conn-refused': no listener on a Unix socket path; 'reset-after-accept' /
+   * 'closed-after-accept': accepted then reset / closed within `settle` ms (a proxy
+   * whose backend is down); 'backlog-full': a Unix listener's queue is full.
+   */
+  reason: RefusedReason;
+  code: string;
+  errno: number;
+}
+
+export type BlockedReason =
+  | 'port-unreach'
+  | 'proto-unreach'
+  | 'admin-prohibited'
+  | 'host-prohibited'
+  | 'net-prohibited'
+  | 'reject-route'
+  | 'perm-denied';
+
+export interface BlockedResult extends Common {
+  status: 'blocked';
+  reason: BlockedReason;
+  code: string;
+  errno: number;
+  /** Address of the host whose ICMP message rejected the connection, when one did. */
+  from?: string;
+  icmp?: IcmpDetail;
+}
+
+export type UnreachableReason =
+  | 'no-route'
+  | 'net-unreach'
+  | 'host-unreach'
+  | 'beyond-scope'
+  | 'time-exceeded'
+  | 'blackhole'
+  | 'no-socket-file'
+  | 'dest-unreach';
+
+export interface UnreachableResult extends Common {
+  status: 'unreachable';
+  reason: UnreachableReason;
+  code: string;
+  errno: number;
+  from?: string;
+  icmp?: IcmpDetail;
+}
+
+export interface TimeoutResult extends Common {
+  status: 'timeout';
+  /** 'no-response': nothing answered the SYNs before the deadline (or the kernel gave up retrying). */
+  reason: 'no-response';
+  code: string;
+  errno: number;
+  /** How many times the SYN was sent again, when the platform tells (Linux). */
+  synRetransmits: number | null;
+}
+
+export type LocalErrorReason =
+  | 'no-ports'
+  | 'no-descriptors'
+  | 'no-memory'
+  | 'bad-local-address'
+  | 'bad-address'
+  | 'bad-path'
+  | 'wrong-socket-type'
+  | 'local-error';
+
+export interface LocalErrorResult extends Common {
+  status: 'local-error';
+  reason: LocalErrorReason;
+  code: string;
+  errno: number;
+  /** Which step failed on this machine: socket, bind, connect, ... */
+  stage: string;
+}
+
+/** The result for one address. */
+export type AddressResult =
+  | OpenResult
+  | RefusedResult
+  | BlockedResult
+  | UnreachableResult
+  | TimeoutResult
+  | LocalErrorResult;
+
+export type DnsErrorReason = 'not-found' | 'no-data' | 'temporary-failure' | 'dns-timeout' | 'resolver-error';
+
+export interface DnsErrorResult {
+  status: 'dns-error';
+  reason: DnsErrorReason;
+  /** The resolver's code: 'ENOTFOUND', 'EAI_AGAIN', ... */
+  code: string;
+  errno: null;
+  address: null;
+  family: null;
+  port: number;
+  elapsedMs: number;
+}
+
+/** What was asked for, and every address tried. */
+export interface TargetInfo {
+  /** The host (or socket path) as given. */
+  host: string;
+  /** One result per address the name resolved to, in resolver order. */
+  attempts: AddressResult[];
+  /** Time spent resolving the name, ms (0 for a numeric address or a path). */
+  dnsMs: number;
+}
+
+/**
+ * The result of probe(). Top-level fields are those of the open attempt when
+ * any address is open, otherwise of the most telling failure.
+ */
+export type ProbeResult = TargetInfo & (AddressResult | DnsErrorResult);
+
+export type ProbeResultOf<S extends Status> = Extract<ProbeResult, { status: S }>;
+
+export function isOpen<T extends { status: Status }>(r: T): r is Extract<T, { status: 'open' }> {
+  return r.status === 'open';
+}
+export function isRefused<T extends { status: Status }>(r: T): r is Extract<T, { status: 'refused' }> {
+  return r.status === 'refused';
+}
+export function isBlocked<T extends { status: Status }>(r: T): r is Extract<T, { status: 'blocked' }> {
+  return r.status === 'blocked';
+}
+export function isUnreachable<T extends { status: Status }>(r: T): r is Extract<T, { status: 'unreachable' }> {
+  return r.status === 'unreachable';
+}
+export function isTimeout<T extends { status: Status }>(r: T): r is Extract<T, { status: 'timeout' }> {
+  return r.status === 'timeout';
+}
+export function isLocalError<T extends { status: Status }>(r: T): r is Extract<T, { status: 'local-error' }> {
+  return r.status === 'local-error';
+}
+export function isDnsError<T extends { status: Status }>(r: T): r is Extract<T, { status: 'dns-error' }> {
+  return r.status === 'dns-error';
+}
+
+/** For the `default` branch of a switch over `status`: a compile error when a member is not handled. */
+export function assertNever(value: never, message = 'unexpected value'): never {
+  throw new TypeError(`${message}: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,105 @@
+// Real listeners and sockets for the tests: nothing here mocks a syscall.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { once } from 'node:events';
+
+/** A listener that accepts and closes at once (what a healthy port looks like to a prober). */
+export async function openListener(host = '127.0.0.1'): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
+  const server = net.createServer((s) => s.destroy());
+  server.listen(0, host);
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  return { port, server, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound then closed: the kernel answers RST). */
+export async function closedPort(host = '127.0.0.1'): Promise<number> {
+  const l = await openListener(host);
+  await l.close();
+  return l.port;
+}
+
+/**
+ * A silent port: a listener that never accepts, whose accept queue is then
+ * filled, so the kernel drops further SYNs. Python's plain socket API is
+ * used because Node's net.Server always accepts.
+ */
+export async function silentPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const child = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys\n' +
+        's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)\n' +
+        'print(s.getsockname()[1], flush=True)\n' +
+        'sys.stdin.read()\n',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const port = Number(line.toString().trim());
+  // Fill the accept queue: with backlog 0 Linux queues one connection; a
+  // couple more make sure every later SYN is dropped.
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    port,
+    close: async () => {
+      for (const s of fillers) s.destroy();
+      await stop(child);
+    },
+  };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.stdin?.end();
+  child.kill();
+  await once(child, 'exit');
+}
+
+export function fdCount(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+export function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'sockprobe-'));
+}
+
+export const libDir = path.join(__dirname, '..', 'lib');
+
+/**
+ * Runs `node -e script` with `hosts` mounted over /etc/hosts in a private
+ * mount namespace (unshare -m as root, unshare -rm otherwise), so a name can
+ * resolve to several loopback addresses without touching the machine's
+ * resolver. Returns null when neither is allowed here.
+ */
+export async function runWithHosts(hosts: string, script: string): Promise<string | null> {
+  const dir = tmpDir();
+  const hostsFile = path.join(dir, 'hosts');
+  const scriptFile = path.join(dir, 'script.js');
+  fs.writeFileSync(hostsFile, hosts);
+  fs.writeFileSync(scriptFile, script);
+  const isRoot = process.getuid?.() === 0;
+  const args = [...(isRoot ? ['-m'] : ['-r', '-m']), 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec "$2" "$3"', 'sh', hostsFile, process.execPath, scriptFile];
+  const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (code !== 0) {
+    if (/unshare|mount|Operation not permitted/i.test(err) && out === '') return null;
+    throw new Error(`child failed (${String(code)}): ${err}`);
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+// Type-level tests, compiled with `tsc --noEmit` by `npm test`: the union's
+// narrowing is part of the API.
+import { assertNever, isOpen, probe, type ProbeResult, type Status } from '../../src';
+
+export function describeResult(r: ProbeResult): string {
+  switch (r.status) {
+    case 'open':
+      return `open in ${r.connectMs} ms, sndbuf ${r.sndbuf}, local ${r.local.address}`;
+    case 'refused':
+      return `refused: ${r.code}`;
+    case 'blocked':
+      return `blocked by ${r.from ?? 'a filter'}: ${r.reason}`;
+    case 'unreachable':
+      return `unreachable: ${r.reason}`;
+    case 'timeout':
+      return `timeout after ${r.synRetransmits ?? '?'} SYN retransmissions`;
+    case 'local-error':
+      return `local error at ${r.stage}: ${r.code}`;
+    case 'dns-error':
+      return `dns: ${r.code}`;
+    default:
+      return assertNever(r);
+  }
+}
+
+export function missingMember(r: ProbeResult): string {
+  switch (r.status) {
+    case 'open':
+    case 'refused':
+    case 'blocked':
+    case 'unreachable':
+    case 'timeout':
+    case 'local-error':
+      return r.status;
+    default:
+      // @ts-expect-error 'dns-error' is not handled, so r is not never here.
+      return assertNever(r);
+  }
+}
+
+export async function narrowing(): Promise<void> {
+  const r = await probe('127.0.0.1', 80);
+  if (isOpen(r)) {
+    const n: number = r.sndbuf;
+    void n;
+  }
+  // @ts-expect-error sndbuf exists only on open results.
+  void r.sndbuf;
+  if (r.status === 'dns-error') {
+    const a: null = r.address;
+    void a;
+  }
+  const s: Status = r.status;
+  void s;
+}
