@@ -146,6 +146,19 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   readonly #onAbort = (): void => this.stop();
 
+  /** The settings in force, defaults filled in. */
+  get options(): Readonly<Required<Omit<MonitorOptions, 'signal' | keyof PassThroughProbeOptions>>> {
+    const s = this.#s;
+    return {
+      periodMs: s.periodMs,
+      timeoutMs: s.check.timeout,
+      failureThreshold: s.failureThreshold,
+      successThreshold: s.successThreshold,
+      startPeriodMs: s.startPeriodMs,
+      historySize: s.historySize,
+    };
+  }
+
   get state(): HealthState {
     return this.#state;
   }
