@@ -1,17 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import * as net from 'node:net';
 import { monitor, type Monitor, type Transition } from '../../src';
 import { closedPort, libDir, openListener, silentPort } from '../helpers';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function listenOn(port: number): Promise<{ close(): Promise<void> }> {
-  const server = net.createServer((s) => s.destroy());
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  return { close: () => new Promise((r) => server.close(() => r())) };
-}
+import { countingListener as listenOn, sleep } from './helpers';
 
 /** The next value of an iterator, or a failure after `ms`. */
 async function next(it: AsyncIterator<Transition>, ms = 10_000): Promise<Transition> {

@@ -4,20 +4,7 @@ import * as fs from 'node:fs';
 import { once } from 'node:events';
 import { AbortError, waitFor, WaitTimeoutError } from '../../src';
 import { closedPort, openListener, silentPort, tmpDir } from '../helpers';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A listener on a fixed port that counts the connections it accepts. */
-async function listenOn(port: number): Promise<{ accepted: () => number; close(): Promise<void> }> {
-  let n = 0;
-  const server = net.createServer((s) => {
-    n++;
-    s.destroy();
-  });
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  return { accepted: () => n, close: () => new Promise((r) => server.close(() => r())) };
-}
+import { countingListener as listenOn, sleep } from './helpers';
 
 describe('waitFor()', () => {
   test('resolves with the open result once a listener appears later', async () => {
