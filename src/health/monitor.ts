@@ -213,6 +213,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       if (this.#stopped) return;
       this.#rounds++;
       report.results.forEach((r, i) => this.#record(this.#entries[i] as Entry, r.result));
+      // A listener may have called stop() from a 'transition' event.
+      if (this.#stopped) return;
       const before = this.#state;
       this.#state = aggregate(this.#entries);
       if (before !== this.#state) this.emit('state', this.#state, before);
@@ -227,6 +229,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   }
 
   #record(e: Entry, result: ProbeResult): void {
+    if (this.#stopped) return;
     e.history.push(result);
     if (e.history.length > this.#s.historySize) e.history.shift();
     const from = e.state;

@@ -206,3 +206,30 @@ describe('monitor()', () => {
     expect(() => monitor([], {})).toThrow(RangeError);
   });
 });
+
+test('stop() from a transition listener: no event after it', async () => {
+  const a = await openListener();
+  const b = await openListener();
+  try {
+    const m = monitor(
+      [
+        { host: '127.0.0.1', port: a.port },
+        { host: '127.0.0.1', port: b.port },
+      ],
+      { periodMs: 50 },
+    );
+    const seen: string[] = [];
+    m.on('transition', (t) => {
+      seen.push(t.target);
+      m.stop();
+    });
+    m.on('round', () => seen.push('round'));
+    m.on('state', () => seen.push('state'));
+    await new Promise<void>((resolve) => m.once('stop', resolve));
+    await sleep(300);
+    expect(seen).toEqual([`127.0.0.1:${a.port}`]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
