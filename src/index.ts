@@ -12,3 +12,12 @@ export {
   isUnreachable,
 } from './types';
 export type * from './types';
+export { waitFor, WaitTimeoutError } from './health/waitFor';
+export type { WaitForOptions } from './health/waitFor';
+export { check } from './health/check';
+export type { CheckOptions, CheckReport, TargetCheck } from './health/check';
+export { monitor, Monitor } from './health/monitor';
+export type { HealthState, MonitorEvents, MonitorOptions, MonitorStatus, TargetStatus, Transition } from './health/monitor';
+export { healthHandler } from './health/handler';
+export type { HealthHandler, HealthHandlerOptions, HealthReport } from './health/handler';
+export type { HealthTarget, PassThroughProbeOptions } from './health/targets';

@@ -1,0 +1,229 @@
+// healthHandler(): a (req, res) handler for node:http that answers a health
+// report (GET /) and Prometheus metrics (GET /metrics). It probes only the
+// targets given here, caches a round for `cacheMs`, and lets every request
+// that arrives meanwhile share the one round in flight.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as PromClient from 'prom-client';
+import type { ProbeResult } from '../types';
+import { checkNonNegativeMs, checkOptions } from '../validate';
+import { checkSettings, runCheck, type CheckReport } from './check';
+import { normalizeTargets, now, round3, type HealthTarget, type PassThroughProbeOptions } from './targets';
+
+export interface HealthHandlerOptions extends PassThroughProbeOptions {
+  /** Timeout of each probe, ms. Default 1000 (Kubernetes' timeoutSeconds). */
+  timeout?: number;
+  /** How long a round's results answer requests, ms; 0 probes per request (still one round in flight at a time). Default 1000. */
+  cacheMs?: number;
+  /** Path of the health report. Default '/'. */
+  path?: string;
+  /** Path of the Prometheus metrics. Default '/metrics'. */
+  metricsPath?: string;
+}
+
+export interface HealthReport {
+  status: 'healthy' | 'unhealthy';
+  ok: boolean;
+  /** When the round that answers started (ISO 8601). */
+  checkedAt: string;
+  durationMs: number;
+  /** Age of the round's results when this answer was made, ms. */
+  ageMs: number;
+  targets: Array<{
+    target: string;
+    ok: boolean;
+    status: ProbeResult['status'];
+    reason: string;
+    code: string | null;
+    address: string | null;
+    elapsedMs: number;
+  }>;
+}
+
+/** A request handler for node:http (and for Express, Fastify and Koa through their raw req/res). */
+export type HealthHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** Rounds of probes run so far. */
+  readonly rounds: number;
+};
+
+interface Round {
+  report: CheckReport;
+  startedWall: number;
+  finished: number;
+}
+
+// prom-client takes about 100 ms to load: it is loaded when the first
+// handler is made, not when sockprobe is imported.
+let promClient: typeof PromClient | undefined;
+function prom(): typeof PromClient {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  promClient ??= require('prom-client') as typeof PromClient;
+  return promClient;
+}
+
+function checkPath(value: unknown, name: string, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${typeof value}`);
+  if (!value.startsWith('/') || value.includes('?') || value.length > 1024)
+    throw new RangeError(`${name} must start with '/', have no query and be at most 1024 characters, got '${value}'`);
+  return value;
+}
+
+class Metrics {
+  readonly registry: PromClient.Registry;
+  readonly success: PromClient.Gauge<'target'>;
+  readonly duration: PromClient.Gauge<'target'>;
+  readonly dns: PromClient.Gauge<'target'>;
+  readonly ipProtocol: PromClient.Gauge<'target'>;
+  readonly status: PromClient.Gauge<'target' | 'status' | 'reason'>;
+  readonly connect: PromClient.Gauge<'target'>;
+  readonly synRetransmits: PromClient.Gauge<'target'>;
+  readonly rounds: PromClient.Counter;
+  readonly lastRound: PromClient.Gauge;
+  readonly requests: PromClient.Counter<'path' | 'code'>;
+
+  constructor() {
+    const p = prom();
+    // A private registry: never the process-wide default one.
+    const registers = [(this.registry = new p.Registry())];
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): PromClient.Gauge<L> =>
+      new p.Gauge<L>({ name, help, labelNames, registers });
+    this.success = gauge('probe_success', 'Displays whether or not the probe was a success', ['target']);
+    this.duration = gauge('probe_duration_seconds', 'Returns how long the probe took to complete in seconds', ['target']);
+    this.dns = gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds', ['target']);
+    this.ipProtocol = gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6 (0: Unix socket or no address)', ['target']);
+    this.status = gauge('sockprobe_probe_status', "1 for the probe's current status and reason (open, refused, blocked, unreachable, timeout, local-error, dns-error)", ['target', 'status', 'reason']);
+    this.connect = gauge('sockprobe_connect_seconds', 'Time the TCP or Unix handshake took, when the target was open', ['target']);
+    this.synRetransmits = gauge('sockprobe_syn_retransmits', 'SYN retransmissions of the last probe (Linux TCP_INFO; 0 when the platform does not tell)', ['target']);
+    this.rounds = new p.Counter({ name: 'sockprobe_probe_rounds_total', help: 'Rounds of probes run by this handler', registers });
+    this.lastRound = new p.Gauge({ name: 'sockprobe_probe_last_round_timestamp_seconds', help: 'When the last round of probes started, seconds since the epoch', registers });
+    this.requests = new p.Counter({ name: 'sockprobe_health_requests_total', help: 'Requests answered by the health handler, by path (health, metrics, other) and HTTP status code', labelNames: ['path', 'code'], registers });
+  }
+
+  record(r: Round): void {
+    this.rounds.inc();
+    this.lastRound.set(r.startedWall / 1000);
+    // Only the current status series of each target: drop the previous ones.
+    this.status.reset();
+    for (const { target, result } of r.report.results) {
+      this.success.set({ target }, result.status === 'open' ? 1 : 0);
+      this.duration.set({ target }, result.elapsedMs / 1000);
+      this.dns.set({ target }, result.dnsMs / 1000);
+      this.ipProtocol.set({ target }, result.family === 4 || result.family === 6 ? result.family : 0);
+      this.status.set({ target, status: result.status, reason: result.reason }, 1);
+      this.connect.set({ target }, result.status === 'open' ? result.connectMs / 1000 : 0);
+      const retransmits = result.status === 'timeout' ? result.synRetransmits : result.status === 'dns-error' ? null : result.tcp?.synRetransmits;
+      this.synRetransmits.set({ target }, retransmits ?? 0);
+    }
+  }
+}
+
+function report(r: Round): HealthReport {
+  return {
+    status: r.report.ok ? 'healthy' : 'unhealthy',
+    ok: r.report.ok,
+    checkedAt: new Date(r.startedWall).toISOString(),
+    durationMs: r.report.durationMs,
+    ageMs: round3(Math.max(0, now() - r.finished)),
+    targets: r.report.results.map(({ target, ok, result }) => ({
+      target,
+      ok,
+      status: result.status,
+      reason: result.reason,
+      code: result.code,
+      address: result.address,
+      elapsedMs: result.elapsedMs,
+    })),
+  };
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string, head: boolean, extra: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed || res.writableEnded) return;
+  res.writeHead(code, {
+    'content-type': type,
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    ...extra,
+  });
+  res.end(head ? undefined : body);
+}
+
+/**
+ * A `(req, res)` handler: GET/HEAD `path` (default '/') answers 200 with a
+ * JSON report when every target is open, 503 otherwise; GET/HEAD
+ * `metricsPath` (default '/metrics') answers Prometheus text. Other paths 404,
+ * other methods 405. Nothing in a request chooses what is probed.
+ */
+export function healthHandler(targets: HealthTarget | readonly HealthTarget[], options?: HealthHandlerOptions): HealthHandler {
+  const list = normalizeTargets(targets);
+  const o = checkOptions(options);
+  const s = checkSettings({ ...o, signal: undefined }, 1000);
+  const cacheMs = checkNonNegativeMs(o.cacheMs === undefined ? 1000 : o.cacheMs, 'cacheMs');
+  const healthPath = checkPath(o.path, 'path', '/');
+  const metricsPath = checkPath(o.metricsPath, 'metricsPath', '/metrics');
+  if (healthPath === metricsPath) throw new RangeError(`path and metricsPath must differ, both are '${healthPath}'`);
+  const metrics = new Metrics();
+  let cached: Round | undefined;
+  let inFlight: Promise<Round> | undefined;
+  let rounds = 0;
+
+  const current = (): Promise<Round> => {
+    if (cached !== undefined && now() - cached.finished < cacheMs) return Promise.resolve(cached);
+    if (inFlight === undefined) {
+      const startedWall = Date.now();
+      rounds++;
+      inFlight = runCheck(list, s)
+        .then((r): Round => {
+          const round: Round = { report: r, startedWall, finished: now() };
+          metrics.record(round);
+          cached = round;
+          return round;
+        })
+        .finally(() => {
+          inFlight = undefined;
+        });
+    }
+    return inFlight;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const which = path === healthPath ? 'health' : path === metricsPath ? 'metrics' : 'other';
+    const head = req.method === 'HEAD';
+    let code: number;
+    if (which === 'other') {
+      code = 404;
+      send(res, code, 'application/json; charset=utf-8', JSON.stringify({ error: 'not found' }), head);
+    } else if (req.method !== 'GET' && !head) {
+      code = 405;
+      send(res, code, 'application/json; charset=utf-8', JSON.stringify({ error: 'method not allowed' }), false, { allow: 'GET, HEAD' });
+    } else {
+      const round = await current();
+      if (which === 'health') {
+        code = round.report.ok ? 200 : 503;
+        send(res, code, 'application/json; charset=utf-8', JSON.stringify(report(round)), head);
+      } else {
+        code = 200;
+        metrics.requests.inc({ path: which, code: String(code) });
+        send(res, code, metrics.registry.contentType, await metrics.registry.metrics(), head);
+        return;
+      }
+    }
+    metrics.requests.inc({ path: which, code: String(code) });
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((error: unknown) => {
+      // Nothing above should fail; if something does, answer 500 rather than leave the request hanging.
+      try {
+        send(res, 500, 'application/json; charset=utf-8', JSON.stringify({ error: 'internal error' }), false);
+      } catch {
+        res.destroy();
+      }
+      process.emitWarning(`sockprobe healthHandler: ${String(error)}`);
+    });
+  };
+  Object.defineProperty(handler, 'rounds', { get: () => rounds, enumerable: true });
+  return handler as HealthHandler;
+}

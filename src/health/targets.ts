@@ -1,0 +1,98 @@
+// Targets and shared option checks for the health-check helpers (waitFor,
+// check, monitor, healthHandler). A target is an object: { host, port } or
+// { path }, with an optional `name` used as its label in reports and metrics.
+import type { ProbeOptions, ProbeTarget } from '../probe';
+import {
+  checkClose,
+  checkFamily,
+  checkHost,
+  checkLocalAddress,
+  checkNonNegativeMs,
+  checkUnixPath,
+  isObject,
+} from '../validate';
+
+/** A target to watch: host and port, or a Unix socket path; `name` labels it (default `host:port` or the path). */
+export type HealthTarget = ({ host: string; port: number } | { path: string }) & { name?: string };
+
+/** The probe options the health helpers pass through to every probe (timeouts and signals are theirs). */
+export type PassThroughProbeOptions = Pick<ProbeOptions, 'family' | 'localAddress' | 'close' | 'settle'>;
+
+export interface NormalTarget {
+  /** Label: the target's `name`, else `host:port` (`[v6]:port`), else the socket path. */
+  name: string;
+  target: ProbeTarget;
+}
+
+const MAX_NAME_LENGTH = 256;
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+export function normalizeTarget(value: unknown, where = 'target'): NormalTarget {
+  if (!isObject(value)) throw new TypeError(`${where} must be an object { host, port } or { path }, got ${describe(value)}`);
+  let name: string | undefined;
+  if (value.name !== undefined) {
+    if (typeof value.name !== 'string') throw new TypeError(`${where}.name must be a string, got ${describe(value.name)}`);
+    if (value.name.length === 0 || value.name.length > MAX_NAME_LENGTH)
+      throw new RangeError(`${where}.name must be 1 to ${MAX_NAME_LENGTH} characters, got ${value.name.length}`);
+    name = value.name;
+  }
+  if ('path' in value) {
+    if ('host' in value || 'port' in value) throw new TypeError(`${where} must have either path or host and port, not both`);
+    const path = checkUnixPath(value.path);
+    return { name: name ?? path, target: { path } };
+  }
+  const host = checkHost(value.host, `${where}.host`);
+  const port = value.port;
+  if (typeof port !== 'number') throw new TypeError(`${where}.port must be a number, got ${describe(port)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RangeError(`${where}.port must be an integer from 1 to 65535, got ${String(port)}`);
+  const label = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return { name: name ?? label, target: { host, port } };
+}
+
+/** One target or a non-empty array of them; names must be unique (they label metrics). */
+export function normalizeTargets(value: unknown): NormalTarget[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new RangeError('targets must not be empty');
+  const out = list.map((t, i) => normalizeTarget(t, Array.isArray(value) ? `targets[${i}]` : 'target'));
+  const seen = new Set<string>();
+  for (const t of out) {
+    if (seen.has(t.name)) throw new RangeError(`target names must be unique; '${t.name}' appears twice (give one a name)`);
+    seen.add(t.name);
+  }
+  return out;
+}
+
+/** Checks the pass-through probe options now, so a bad one fails at construction, not in a later round. */
+export function passThrough(o: Record<string, unknown>): PassThroughProbeOptions {
+  const out: PassThroughProbeOptions = {};
+  if (o.family !== undefined) out.family = checkFamily(o.family);
+  if (o.localAddress !== undefined) out.localAddress = checkLocalAddress(o.localAddress)?.address;
+  if (o.close !== undefined) out.close = checkClose(o.close);
+  if (o.settle !== undefined) out.settle = checkNonNegativeMs(o.settle, 'settle');
+  return out;
+}
+
+export function checkInteger(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  return value;
+}
+
+export function checkNumber(value: unknown, name: string, fallback: number, min: number, max: number, minExclusive = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!Number.isFinite(value) || value > max || (minExclusive ? value <= min : value < min))
+    throw new RangeError(`${name} must be a finite number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${String(value)}`);
+  return value;
+}
+
+export const now = (): number => performance.now();
+export const round3 = (value: number): number => Math.round(value * 1000) / 1000;

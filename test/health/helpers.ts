@@ -1,0 +1,20 @@
+// Helpers shared by the health-check tests: real loopback listeners only.
+import { once } from 'node:events';
+import * as net from 'node:net';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A listener on 127.0.0.1 (on `port`, or any free port) that accepts, closes
+ * and counts each connection: the probes that reached it.
+ */
+export async function countingListener(port = 0): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
+  let n = 0;
+  const server = net.createServer((s) => {
+    n++;
+    s.destroy();
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as net.AddressInfo).port, accepted: () => n, close: () => new Promise((r) => server.close(() => r())) };
+}
