@@ -1,5 +1,6 @@
 // Every cause of "connection refused" (and its look-alikes), reproduced in a
 // network lab of three namespaces and checked against what the kernel said.
+import { writeFileSync } from 'node:fs';
 import { ADDR, describeLab, newLab, type Lab, type Listener } from './netns';
 import type { ProbeResult } from '../../src';
 
@@ -13,8 +14,12 @@ interface Expected {
   icmp?: { type: number; code: number };
 }
 
+// With SOCKPROBE_LAB_REPORT=file, every checked result is written there (JSON) for the docs.
+const observed: { test: string; result: ProbeResult }[] = [];
+
 /** Checks the fields the issue names, showing the whole result when one differs. */
 function expectResult(r: ProbeResult, want: Expected): void {
+  observed.push({ test: expect.getState().currentTestName ?? '?', result: r });
   const got: Record<string, unknown> = { status: r.status, reason: r.reason, code: r.code };
   const wanted: Record<string, unknown> = { status: want.status, reason: want.reason, code: want.code };
   if ('from' in want) {
@@ -105,6 +110,8 @@ describeLab('network lab: causes of connection refused', () => {
   afterAll(async () => {
     for (const l of listeners) await l.close();
     lab?.teardown();
+    const report = process.env.SOCKPROBE_LAB_REPORT;
+    if (report) writeFileSync(report, JSON.stringify(observed, null, 1));
   });
 
   describe('IPv4', () => {
@@ -288,7 +295,15 @@ describeLab('network lab: causes of connection refused', () => {
           { target: [ADDR.server, P.proxyReset] },
           { target: [ADDR.server, P.proxyReset], options: { settle: 500 } },
         ]);
-        expectResult(fast as ProbeResult, { status: 'open', reason: 'syn-ack', code: null });
+        // Without settle the probe reports as soon as the handshake completes,
+        // unless the RST has already arrived when it first looks (a race the
+        // lab loses now and then; test/lab/accept-reset.test.ts makes it certain):
+        // then it says so, and never blames a missing listener.
+        const fastWant: Expected =
+          fast?.status === 'open'
+            ? { status: 'open', reason: 'syn-ack', code: null }
+            : { status: 'refused', reason: 'reset-after-accept', code: 'ECONNRESET' };
+        expectResult(fast as ProbeResult, fastWant);
         expectResult(settled as ProbeResult, { status: 'refused', reason: 'reset-after-accept', code: 'ECONNRESET' });
       } finally {
         await l.close();
