@@ -59,7 +59,9 @@ export function labGate(): LabGate {
   const name = `spgate-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const failed = tryExec('ip', ['netns', 'add', name]);
   if (failed !== null) return { ok: false, why: `cannot create a network namespace: ${failed}` };
+  const nft = tryExec('ip', ['netns', 'exec', name, 'nft', 'list', 'ruleset']);
   tryExec('ip', ['netns', 'del', name]);
+  if (nft !== null) return { ok: false, why: `nftables does not work in a namespace: ${nft}` };
   return { ok: true };
 }
 
@@ -85,36 +87,42 @@ export function describeLab(title: string, body: () => void): void {
   describe.skip(title, body);
 }
 
-// Every namespace this process created, deleted on exit even after a failure.
-const live = new Set<string>();
+// Child processes this module started, killed at teardown.
 const children = new Set<ChildProcess>();
 
-function cleanupSync(): void {
-  for (const c of children) {
+/** Kills whatever still runs inside the namespaces, then deletes them. */
+function removeNamespaces(names: readonly string[]): void {
+  for (const ns of names) {
+    let pids = '';
     try {
-      c.kill('SIGKILL');
+      pids = execFileSync('ip', ['netns', 'pids', ns], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     } catch {
-      // already gone
+      // no such namespace
     }
-  }
-  children.clear();
-  for (const ns of live) {
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     tryExec('ip', ['netns', 'del', ns]);
   }
-  live.clear();
 }
 
-let hooked = false;
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.once('exit', cleanupSync);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      cleanupSync();
-      process.kill(process.pid, sig);
-    });
-  }
+/**
+ * A detached watchdog that deletes the namespaces (and kills what runs in
+ * them) once this process is gone, however it ended: jest runs tests with a
+ * copy of `process`, so exit and signal handlers registered here would never
+ * fire, and SIGKILL runs no handler at all.
+ */
+function startReaper(names: readonly string[]): ChildProcess {
+  const script =
+    'while kill -0 "$0" 2>/dev/null; do sleep 1; done; ' +
+    'for ns in "$@"; do for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done; ip netns del "$ns" 2>/dev/null; done';
+  const reaper = spawn('sh', ['-c', script, String(process.pid), ...names], { detached: true, stdio: 'ignore' });
+  reaper.unref();
+  return reaper;
 }
 
 function run(cmd: string, args: string[], input?: string): string {
@@ -147,6 +155,7 @@ export class Lab {
   readonly client: string;
   readonly router: string;
   readonly server: string;
+  private reaper: ChildProcess | undefined;
 
   constructor(readonly id: string) {
     this.client = `sp-${id}-c`;
@@ -179,10 +188,9 @@ export class Lab {
 
   /** Builds the three namespaces; safe to call again (it tears down leftovers of the same id first). */
   setup(): void {
-    hookExit();
     this.teardown();
+    this.reaper = startReaper([this.client, this.router, this.server]);
     for (const ns of [this.client, this.router, this.server]) {
-      live.add(ns);
       run('ip', ['netns', 'add', ns]);
       this.ip(ns, 'link', 'set', 'lo', 'up');
       // No IPv6 duplicate address detection: addresses usable at once.
@@ -212,11 +220,19 @@ export class Lab {
     this.ip(this.server, '-6', 'route', 'add', '2001:db8::/32', 'via', ADDR.routerServerSide6);
   }
 
+  /** Kills the lab's processes and deletes its namespaces; safe to call more than once. */
   teardown(): void {
-    for (const ns of [this.client, this.router, this.server]) {
-      tryExec('ip', ['netns', 'del', ns]);
-      live.delete(ns);
+    for (const c of children) c.kill('SIGKILL');
+    children.clear();
+    removeNamespaces([this.client, this.router, this.server]);
+    if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
+      try {
+        process.kill(this.reaper.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
+    this.reaper = undefined;
   }
 
   private async startChild(ns: string, cmd: string, args: string[]): Promise<Listener> {
