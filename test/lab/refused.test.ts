@@ -288,7 +288,7 @@ describeLab('network lab: causes of connection refused', () => {
   });
 
   describe('a proxy that accepts and then gives up (settle)', () => {
-    test('accepts then resets: open without settle, reset-after-accept with it', async () => {
+    test('accepts then resets: at once without settle (open, or reset-after-accept when the RST is already there), reset-after-accept with it', async () => {
       const l = await lab.listen('reset', P.proxyReset);
       try {
         const [fast, settled] = await lab.probe([
