@@ -190,6 +190,11 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
       case E.ECONNREFUSED:
         return { status: 'refused', reason: isUnix ? 'conn-refused' : 'reset', ...failure };
       case E.ECONNRESET:
+      case E.EPIPE:
+        // The kernel gives ECONNREFUSED for an RST answering the SYN; ECONNRESET
+        // (EPIPE after the peer's FIN) only once the handshake had completed:
+        // the peer accepted, then reset before the probe first looked.
+        if (!isUnix) return { status: 'refused', reason: 'reset-after-accept', ...failure };
         return { status: 'refused', reason: 'reset', ...failure };
       case E.EAGAIN:
         if (isUnix) return { status: 'refused', reason: 'backlog-full', ...failure };

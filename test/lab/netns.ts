@@ -1,0 +1,307 @@
+// The network lab: three namespaces (client, router, server) joined by veth
+// pairs, addresses from 198.18.0.0/15 and 2001:db8::/32 that exist only inside
+// them. Nothing here sends a packet from the machine's own namespace.
+//
+//   client  c0 198.18.1.2, .3  2001:db8:1::2   (routes 198.18.0.0/16 and 2001:db8::/40 via router)
+//   router  r0 198.18.1.1      2001:db8:1::1   forwarding on
+//           r1 198.18.2.1      2001:db8:2::1
+//   server  s0 198.18.2.2      2001:db8:2::2
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import * as path from 'node:path';
+import type { ProbeOptions, ProbeResult } from '../../src';
+
+export const ADDR = {
+  client: '198.18.1.2',
+  client2: '198.18.1.3',
+  routerClientSide: '198.18.1.1',
+  routerServerSide: '198.18.2.1',
+  server: '198.18.2.2',
+  /** On the client's link, owned by nobody: ARP gets no answer. */
+  absentNeighbour: '198.18.1.99',
+  /** Outside every route the client has. */
+  noRoute: '198.19.0.1',
+  /** Covered by client routes of type prohibit, unreachable and blackhole. */
+  prohibitRoute: '198.18.50.1',
+  unreachableRoute: '198.18.51.1',
+  blackholeRoute: '198.18.52.1',
+  client6: '2001:db8:1::2',
+  routerClientSide6: '2001:db8:1::1',
+  routerServerSide6: '2001:db8:2::1',
+  server6: '2001:db8:2::2',
+  absentNeighbour6: '2001:db8:1::99',
+  noRoute6: '2001:db8:ff00::1',
+} as const;
+
+const labDir = __dirname;
+const libDir = path.join(__dirname, '..', '..', 'lib');
+
+export type LabGate = { ok: true } | { ok: false; why: string };
+
+function tryExec(cmd: string, args: string[]): string | null {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe' });
+    return null;
+  } catch (error) {
+    const e = error as { stderr?: Buffer; message: string };
+    return (e.stderr?.toString().trim() || e.message).split('\n')[0] ?? 'failed';
+  }
+}
+
+/** Whether this process can build the lab: root, ip, nft, and a namespace it may create. */
+export function labGate(): LabGate {
+  if (process.platform !== 'linux') return { ok: false, why: 'not Linux' };
+  if (process.getuid?.() !== 0) return { ok: false, why: 'needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)' };
+  for (const tool of ['ip', 'nft']) {
+    const missing = tryExec('sh', ['-c', `command -v ${tool}`]);
+    if (missing !== null) return { ok: false, why: `${tool} is not installed` };
+  }
+  const name = `spgate-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const failed = tryExec('ip', ['netns', 'add', name]);
+  if (failed !== null) return { ok: false, why: `cannot create a network namespace: ${failed}` };
+  const nft = tryExec('ip', ['netns', 'exec', name, 'nft', 'list', 'ruleset']);
+  tryExec('ip', ['netns', 'del', name]);
+  if (nft !== null) return { ok: false, why: `nftables does not work in a namespace: ${nft}` };
+  return { ok: true };
+}
+
+/**
+ * describe() when the lab can run; otherwise a loud skip, or with
+ * SOCKPROBE_LAB=required a failing test.
+ */
+export function describeLab(title: string, body: () => void): void {
+  const gate = labGate();
+  if (gate.ok) {
+    describe(title, body);
+    return;
+  }
+  if (process.env.SOCKPROBE_LAB === 'required') {
+    describe(title, () => {
+      test('the network lab can run (SOCKPROBE_LAB=required)', () => {
+        throw new Error(`network lab required but unavailable: ${gate.why}`);
+      });
+    });
+    return;
+  }
+  console.warn(`SKIPPED lab: ${title}: ${gate.why} (set SOCKPROBE_LAB=required to make this a failure)`);
+  describe.skip(title, body);
+}
+
+// Child processes this module started, killed at teardown.
+const children = new Set<ChildProcess>();
+
+/** Kills whatever still runs inside the namespaces, then deletes them. */
+function removeNamespaces(names: readonly string[]): void {
+  for (const ns of names) {
+    let pids = '';
+    try {
+      pids = execFileSync('ip', ['netns', 'pids', ns], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    } catch {
+      // no such namespace
+    }
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    tryExec('ip', ['netns', 'del', ns]);
+  }
+}
+
+/**
+ * A detached watchdog that deletes the namespaces (and kills what runs in
+ * them) once this process is gone, however it ended: jest runs tests with a
+ * copy of `process`, so exit and signal handlers registered here would never
+ * fire, and SIGKILL runs no handler at all.
+ */
+function startReaper(names: readonly string[]): ChildProcess {
+  const script =
+    'while kill -0 "$0" 2>/dev/null; do sleep 1; done; ' +
+    'for ns in "$@"; do for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done; ip netns del "$ns" 2>/dev/null; done';
+  const reaper = spawn('sh', ['-c', script, String(process.pid), ...names], { detached: true, stdio: 'ignore' });
+  reaper.unref();
+  return reaper;
+}
+
+function run(cmd: string, args: string[], input?: string): string {
+  try {
+    return execFileSync(cmd, args, { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+  } catch (error) {
+    const e = error as { stderr?: Buffer; message: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.toString().trim() || e.message}`);
+  }
+}
+
+export interface Listener {
+  close(): Promise<void>;
+}
+
+export interface ProbeSpec {
+  target: [string, number] | { path: string };
+  options?: ProbeOptions;
+}
+
+export interface HoldSpec {
+  host: string;
+  port: number;
+  count: number;
+  localAddress?: string;
+  waitMs?: number;
+}
+
+export class Lab {
+  readonly client: string;
+  readonly router: string;
+  readonly server: string;
+  private reaper: ChildProcess | undefined;
+
+  constructor(readonly id: string) {
+    this.client = `sp-${id}-c`;
+    this.router = `sp-${id}-r`;
+    this.server = `sp-${id}-s`;
+  }
+
+  /** Runs a command inside a namespace and returns its stdout. */
+  exec(ns: string, cmd: string, args: string[], input?: string): string {
+    return run('ip', ['netns', 'exec', ns, cmd, ...args], input);
+  }
+
+  sysctl(ns: string, key: string, value: string): void {
+    this.exec(ns, 'sysctl', ['-qw', `${key}=${value}`]);
+  }
+
+  /** Loads an nftables ruleset (nft -f syntax) into a namespace. */
+  nft(ns: string, ruleset: string): void {
+    this.exec(ns, 'nft', ['-f', '-'], ruleset);
+  }
+
+  /** Removes every nftables table of a namespace. */
+  nftFlush(ns: string): void {
+    this.exec(ns, 'nft', ['flush', 'ruleset']);
+  }
+
+  ip(ns: string, ...args: string[]): string {
+    return run('ip', ['-n', ns, ...args]);
+  }
+
+  /** Builds the three namespaces; safe to call again (it tears down leftovers of the same id first). */
+  setup(): void {
+    this.teardown();
+    this.reaper = startReaper([this.client, this.router, this.server]);
+    for (const ns of [this.client, this.router, this.server]) {
+      run('ip', ['netns', 'add', ns]);
+      this.ip(ns, 'link', 'set', 'lo', 'up');
+      // No IPv6 duplicate address detection: addresses usable at once.
+      this.sysctl(ns, 'net.ipv6.conf.all.accept_dad', '0');
+      this.sysctl(ns, 'net.ipv6.conf.default.accept_dad', '0');
+    }
+    this.ip(this.client, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'r0', 'netns', this.router);
+    this.ip(this.server, 'link', 'add', 's0', 'type', 'veth', 'peer', 'name', 'r1', 'netns', this.router);
+    const addrs: [string, string, string[]][] = [
+      [this.client, 'c0', [`${ADDR.client}/24`, `${ADDR.client2}/24`, `${ADDR.client6}/64`]],
+      [this.router, 'r0', [`${ADDR.routerClientSide}/24`, `${ADDR.routerClientSide6}/64`]],
+      [this.router, 'r1', [`${ADDR.routerServerSide}/24`, `${ADDR.routerServerSide6}/64`]],
+      [this.server, 's0', [`${ADDR.server}/24`, `${ADDR.server6}/64`]],
+    ];
+    for (const [ns, dev, list] of addrs) {
+      for (const a of list) this.ip(ns, 'addr', 'add', a, 'dev', dev, ...(a.includes(':') ? ['nodad'] : []));
+      this.ip(ns, 'link', 'set', dev, 'up');
+    }
+    this.sysctl(this.router, 'net.ipv4.ip_forward', '1');
+    this.sysctl(this.router, 'net.ipv6.conf.all.forwarding', '1');
+    this.ip(this.client, 'route', 'add', '198.18.0.0/16', 'via', ADDR.routerClientSide);
+    this.ip(this.client, '-6', 'route', 'add', '2001:db8::/40', 'via', ADDR.routerClientSide6);
+    this.ip(this.client, 'route', 'add', 'prohibit', '198.18.50.0/24');
+    this.ip(this.client, 'route', 'add', 'unreachable', '198.18.51.0/24');
+    this.ip(this.client, 'route', 'add', 'blackhole', '198.18.52.0/24');
+    this.ip(this.server, 'route', 'add', '198.18.0.0/15', 'via', ADDR.routerServerSide);
+    this.ip(this.server, '-6', 'route', 'add', '2001:db8::/32', 'via', ADDR.routerServerSide6);
+  }
+
+  /** Kills the lab's processes and deletes its namespaces; safe to call more than once. */
+  teardown(): void {
+    for (const c of children) c.kill('SIGKILL');
+    children.clear();
+    removeNamespaces([this.client, this.router, this.server]);
+    if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
+      try {
+        process.kill(this.reaper.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.reaper = undefined;
+  }
+
+  private async startChild(ns: string, cmd: string, args: string[]): Promise<Listener> {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`listener exited (${String(code)}): ${err}`)));
+    });
+    return {
+      close: async () => {
+        children.delete(child);
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.stdin.end();
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  }
+
+  /** A Node listener in the server namespace (see server.js for the modes). */
+  listen(mode: 'accept' | 'reset' | 'close' | 'greet', port: number, host: string = ADDR.server): Promise<Listener> {
+    return this.startChild(this.server, process.execPath, [path.join(labDir, 'server.js'), mode, host, String(port)]);
+  }
+
+  /** A listener that never accepts (python3: Node always accepts), with the given listen() backlog. */
+  listenNoAccept(port: number, backlog: number, host: string = ADDR.server): Promise<Listener> {
+    const script =
+      'import socket,sys\n' +
+      's=socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)\n' +
+      's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n' +
+      's.bind((sys.argv[1], int(sys.argv[2]))); s.listen(int(sys.argv[3]))\n' +
+      'print("ready", flush=True)\n' +
+      'sys.stdin.read()\n';
+    return this.startChild(this.server, 'python3', ['-c', script, host, String(port), String(backlog)]);
+  }
+
+  /** Runs probes with the compiled lib from inside the client namespace. */
+  async probe(probes: ProbeSpec[], extra: { hold?: HoldSpec[]; holdAfterMs?: number; parallel?: boolean } = {}): Promise<ProbeResult[]> {
+    const spec = JSON.stringify({ lib: libDir, probes, ...extra });
+    const child = spawn('ip', ['netns', 'exec', this.client, process.execPath, path.join(labDir, 'runner.js'), spec], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    children.delete(child);
+    if (code !== 0) throw new Error(`probe runner failed (${String(code)}): ${err}`);
+    return JSON.parse(out) as ProbeResult[];
+  }
+
+  async probeOne(target: [string, number] | { path: string }, options?: ProbeOptions): Promise<ProbeResult> {
+    const [r] = await this.probe([{ target, ...(options ? { options } : {}) }]);
+    if (r === undefined) throw new Error('no result');
+    return r;
+  }
+}
+
+/** A lab with names unique to this process and run. */
+export function newLab(): Lab {
+  return new Lab(`${process.pid}-${Math.random().toString(36).slice(2, 7)}`);
+}
