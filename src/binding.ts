@@ -94,23 +94,50 @@ export interface NativeBinding {
 
 const root = path.join(__dirname, '..');
 
-function load(): NativeBinding {
+/** Where the native binary is looked for; fixed by node-gyp-build's search order. */
+function candidates(): string[] {
+  const tuple = `${process.platform}-${process.arch}`;
+  return [
+    `${path.join(root, 'build', 'Release')}${path.sep} (built from source)`,
+    `${path.join(root, 'prebuilds', tuple)}${path.sep} (prebuilt, N-API)`,
+  ];
+}
+
+function failure(cause: unknown, file: string | undefined): Error {
+  const where = `${process.platform}-${process.arch} (Node ${process.version}, N-API ${process.versions.napi ?? '?'})`;
+  const detail = (cause instanceof Error ? cause.message : String(cause)).trim().replace(/\s*\n\s*/g, '; ');
+  const message = [
+    file === undefined
+      ? `sockprobe: no native binary for ${where}.`
+      : `sockprobe: the native binary ${file} does not load on ${where}.`,
+    `Looked in: ${candidates().join('; ')}.`,
+    `Underlying error: ${detail}`,
+    'Ways out:',
+    '  - build it from source: `npm rebuild sockprobe` (needs python3, make and a C++17 compiler);',
+    '  - if your npm blocks install scripts (npm 11 does by default), approve this one and rebuild:',
+    '    `npm install-scripts approve sockprobe && npm rebuild sockprobe`',
+    '    (or `npm install --allow-scripts=sockprobe`);',
+    '  - see "Supported platforms" in sockprobe\'s README for which platforms ship a prebuilt binary.',
+  ].join('\n');
+  return new Error(message, { cause });
+}
+
+function load(): { binding: NativeBinding; file: string } {
+  let file: string | undefined;
   try {
-    const loaded = nodeGypBuild(root) as Partial<NativeBinding> & { unsupported?: string };
+    file = nodeGypBuild.path(root);
+    const loaded = require(file) as Partial<NativeBinding> & { unsupported?: string };
     if (typeof loaded.unsupported === 'string') throw new Error(loaded.unsupported);
-    return loaded as NativeBinding;
+    return { binding: loaded as NativeBinding, file };
   } catch (cause) {
-    const where = `${process.platform}-${process.arch} (Node ${process.version}, N-API ${process.versions.napi ?? '?'})`;
-    const message = [
-      `sockprobe: no native binary loads on ${where}.`,
-      `Tried: ${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)} (prebuilt) and ${path.join(root, 'build', 'Release')} (built from source).`,
-      `Underlying error: ${cause instanceof Error ? cause.message : String(cause)}`,
-      'Ways out: build it from source with `npm rebuild sockprobe` (needs python3, make and a C++ compiler),',
-      'or, if your npm blocks install scripts, approve this package\'s install script (npm 11: `npm approve-builds` / allow-scripts) and reinstall.',
-    ].join('\n');
-    throw new Error(message, { cause });
+    throw failure(cause, file);
   }
 }
+
+const loaded = load();
+
+/** Absolute path of the native binary in use (a prebuild or build/Release). */
+export const binaryPath: string = loaded.file;
 
 export type Dispatch = (outcome: RawOutcome) => void;
 
@@ -127,7 +154,7 @@ interface Router {
 
 const kRouter = Symbol.for('sockprobe.router');
 
-export const native: NativeBinding = load();
+export const native: NativeBinding = loaded.binding;
 
 function router(): Router {
   const holder = native as NativeBinding & { [kRouter]?: Router };
