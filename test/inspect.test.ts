@@ -142,6 +142,25 @@ function socketFdOfUdpPort(port: number): number {
   throw new Error(`no descriptor for socket inode ${inode}`);
 }
 
+/** Waits until no segment moves for 200 ms (delayed ACKs sent, nothing in flight). */
+async function quiet(socket: net.Socket): Promise<void> {
+  let last = '';
+  await until(
+    () => {
+      const s = inspect(socket);
+      return JSON.stringify([s.segsOut, s.segsIn, s.unacked, s.sendQueue]);
+    },
+    (now) => {
+      const same = now === last && now.endsWith(',0,0]');
+      last = now;
+      return same;
+    },
+    'a quiet connection',
+    20000,
+    200,
+  );
+}
+
 function noUndefinedValues(snap: SocketSnapshot): void {
   for (const [key, value] of Object.entries(snap)) expect([key, value]).not.toEqual([key, undefined]);
 }
@@ -154,7 +173,7 @@ describe('inspect() on loopback connections', () => {
       p.server.resume();
       expect((await echo(p.client, Buffer.from('hello'))).toString()).toBe('hello');
       // Let the last ACK settle so nothing moves between the two reads.
-      await new Promise((r) => setTimeout(r, 100));
+      await quiet(p.client);
       const snap = inspect(p.client);
       noUndefinedValues(snap);
       expect(snap.fd).toBe((p.client as unknown as { _handle: { fd: number } })._handle.fd);
@@ -168,8 +187,9 @@ describe('inspect() on loopback connections', () => {
       expect(snap.rttUs).toBeGreaterThan(0);
       expect(snap.sndMss).toBeGreaterThan(0);
       expect(snap.sndCwnd).toBeGreaterThan(0);
+      // Nothing outstanding (totalRetrans is not checked: on a loaded machine a
+      // tail-loss probe may resend a segment even on loopback).
       expect(snap.retransmits).toBe(0);
-      expect(snap.totalRetrans).toBe(0);
       expect(snap.lost).toBe(0);
       expect(snap.unacked).toBe(0);
       expect(snap.sendQueue).toBe(0);
@@ -318,7 +338,7 @@ describe('inspect() on loopback connections', () => {
       p.server.pipe(p.server);
       p.server.resume();
       expect((await echo(p.client, Buffer.from('warm-up'))).toString()).toBe('warm-up');
-      await new Promise((r) => setTimeout(r, 100));
+      await quiet(p.client);
       const fds = fdCount();
       const before = inspect(p.client);
       // First 50,000 with the socket idle: not one segment may leave or arrive.
@@ -350,7 +370,7 @@ describe('inspect() on loopback connections', () => {
       stop = true;
       await spin;
       expect(back.equals(payload)).toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
+      await quiet(p.client);
       const after = inspect(p.client);
       expect(after.fd).toBe(before.fd);
       expect(after.error).toBeNull();
