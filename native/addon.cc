@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "sockinfo.h"
+#include "inspect.h"
 
 namespace sockprobe {
 
@@ -549,6 +550,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("start", Napi::Function::New(env, Call<&Addon::Start>, "start"));
   exports.Set("cancel", Napi::Function::New(env, Call<&Addon::Cancel>, "cancel"));
   exports.Set("inFlight", Napi::Function::New(env, Call<&Addon::InFlight>, "inFlight"));
+  sockprobe::RegisterInspect(env, exports);
   return exports;
 }
 

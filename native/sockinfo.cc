@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <cstddef>
 #include <cstdlib>
@@ -12,6 +12,12 @@
 
 #ifdef __linux__
 #include <linux/errqueue.h>
+#include <linux/sockios.h>
+// The kernel's struct tcp_info: glibc's <netinet/tcp.h> copy stops early, and
+// the two cannot be included together.
+#include <linux/tcp.h>
+#else
+#include <netinet/tcp.h>
 #endif
 
 namespace sockprobe {
@@ -197,6 +203,98 @@ TcpInfo ReadTcpInfo(int fd) {
   (void)fd;
 #endif
   return out;
+}
+
+void ReadKernelTcpInfo(int fd, KernelTcpInfo* out) {
+  out->err = 0;
+  out->bytes = 0;
+  out->count = 0;
+#if defined(__linux__) && defined(TCP_INFO)
+  struct tcp_info ti;
+  std::memset(&ti, 0, sizeof(ti));
+  socklen_t len = sizeof(ti);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+    out->err = errno;
+    return;
+  }
+  out->bytes = len;
+  // A field is reported only when the kernel wrote all of it: an older kernel
+  // fills a shorter prefix, and what it did not write is absent, not zero.
+#define SOCKPROBE_TCPI(field)                                                   \
+  if (offsetof(struct tcp_info, tcpi_##field) + sizeof(ti.tcpi_##field) <= len && \
+      out->count < sizeof(out->fields) / sizeof(out->fields[0])) {              \
+    out->fields[out->count].name = #field;                                      \
+    out->fields[out->count].value = static_cast<uint64_t>(ti.tcpi_##field);     \
+    out->count++;                                                               \
+  }
+  SOCKPROBE_TCPI(state)
+  SOCKPROBE_TCPI(ca_state)
+  SOCKPROBE_TCPI(retransmits)
+  SOCKPROBE_TCPI(probes)
+  SOCKPROBE_TCPI(backoff)
+  SOCKPROBE_TCPI(options)
+  SOCKPROBE_TCPI(rto)
+  SOCKPROBE_TCPI(ato)
+  SOCKPROBE_TCPI(snd_mss)
+  SOCKPROBE_TCPI(rcv_mss)
+  SOCKPROBE_TCPI(unacked)
+  SOCKPROBE_TCPI(sacked)
+  SOCKPROBE_TCPI(lost)
+  SOCKPROBE_TCPI(retrans)
+  SOCKPROBE_TCPI(last_data_sent)
+  SOCKPROBE_TCPI(last_data_recv)
+  SOCKPROBE_TCPI(last_ack_recv)
+  SOCKPROBE_TCPI(pmtu)
+  SOCKPROBE_TCPI(rcv_ssthresh)
+  SOCKPROBE_TCPI(rtt)
+  SOCKPROBE_TCPI(rttvar)
+  SOCKPROBE_TCPI(snd_ssthresh)
+  SOCKPROBE_TCPI(snd_cwnd)
+  SOCKPROBE_TCPI(advmss)
+  SOCKPROBE_TCPI(reordering)
+  SOCKPROBE_TCPI(rcv_rtt)
+  SOCKPROBE_TCPI(rcv_space)
+  SOCKPROBE_TCPI(total_retrans)
+  SOCKPROBE_TCPI(bytes_acked)
+  SOCKPROBE_TCPI(bytes_received)
+  SOCKPROBE_TCPI(segs_out)
+  SOCKPROBE_TCPI(segs_in)
+  SOCKPROBE_TCPI(notsent_bytes)
+  SOCKPROBE_TCPI(min_rtt)
+  SOCKPROBE_TCPI(data_segs_in)
+  SOCKPROBE_TCPI(data_segs_out)
+  SOCKPROBE_TCPI(delivery_rate)
+  SOCKPROBE_TCPI(busy_time)
+  SOCKPROBE_TCPI(rwnd_limited)
+  SOCKPROBE_TCPI(sndbuf_limited)
+  SOCKPROBE_TCPI(delivered)
+  SOCKPROBE_TCPI(delivered_ce)
+  SOCKPROBE_TCPI(bytes_sent)
+  SOCKPROBE_TCPI(bytes_retrans)
+  SOCKPROBE_TCPI(dsack_dups)
+  SOCKPROBE_TCPI(reord_seen)
+  SOCKPROBE_TCPI(rcv_ooopack)
+  SOCKPROBE_TCPI(snd_wnd)
+#undef SOCKPROBE_TCPI
+#else
+  (void)fd;
+  out->err = ENOPROTOOPT;
+#endif
+}
+
+Queues ReadQueues(int fd) {
+  Queues q;
+#ifdef __linux__
+  int n = 0;
+  if (ioctl(fd, SIOCOUTQ, &n) == 0) q.send = n;
+#ifdef SIOCOUTQNSD
+  if (ioctl(fd, SIOCOUTQNSD, &n) == 0) q.notSent = n;
+#endif
+  if (ioctl(fd, SIOCINQ, &n) == 0) q.recv = n;
+#else
+  (void)fd;
+#endif
+  return q;
 }
 
 }  // namespace sockprobe

@@ -66,4 +66,34 @@ IcmpReport ReadErrorQueue(int fd);
 
 TcpInfo ReadTcpInfo(int fd);
 
+// One field of the kernel's struct tcp_info, named as in <linux/tcp.h> without
+// the tcpi_ prefix. Only fields the running kernel filled are listed.
+struct TcpInfoField {
+  const char* name = nullptr;
+  uint64_t value = 0;
+};
+
+// The kernel's full struct tcp_info (<linux/tcp.h>, longer than glibc's):
+// `bytes` is how much the kernel filled, `err` the errno of a failed call.
+struct KernelTcpInfo {
+  int err = 0;
+  unsigned bytes = 0;
+  unsigned count = 0;
+  TcpInfoField fields[64];
+};
+
+// Fills `out` with the fields that lie wholly inside what the kernel wrote.
+// Sets err (ENOPROTOOPT where the platform has no TCP_INFO).
+void ReadKernelTcpInfo(int fd, KernelTcpInfo* out);
+
+// Bytes in the socket's queues (Linux SIOCOUTQ / SIOCOUTQNSD / SIOCINQ): each
+// is -1 when the ioctl failed (it does for a listening socket, or off Linux).
+struct Queues {
+  long long send = -1;     // written, not yet acknowledged by the peer
+  long long notSent = -1;  // written, not yet sent
+  long long recv = -1;     // received, not yet read by the application
+};
+
+Queues ReadQueues(int fd);
+
 }  // namespace sockprobe

@@ -67,6 +67,48 @@ export interface RawOutcome {
   settleErrno?: number;
 }
 
+/** Field names of the kernel's struct tcp_info (<linux/tcp.h>, without `tcpi_`) that inspect() reads. */
+export type RawTcpiName =
+  | 'state' | 'ca_state' | 'retransmits' | 'probes' | 'backoff' | 'options' | 'rto' | 'ato'
+  | 'snd_mss' | 'rcv_mss' | 'unacked' | 'sacked' | 'lost' | 'retrans' | 'last_data_sent'
+  | 'last_data_recv' | 'last_ack_recv' | 'pmtu' | 'rcv_ssthresh' | 'rtt' | 'rttvar' | 'snd_ssthresh'
+  | 'snd_cwnd' | 'advmss' | 'reordering' | 'rcv_rtt' | 'rcv_space' | 'total_retrans' | 'bytes_acked'
+  | 'bytes_received' | 'segs_out' | 'segs_in' | 'notsent_bytes' | 'min_rtt' | 'data_segs_in'
+  | 'data_segs_out' | 'delivery_rate' | 'busy_time' | 'rwnd_limited' | 'sndbuf_limited' | 'delivered'
+  | 'delivered_ce' | 'bytes_sent' | 'bytes_retrans' | 'dsack_dups' | 'reord_seen' | 'rcv_ooopack' | 'snd_wnd';
+
+/**
+ * What inspect(fd) read from a descriptor. errno != 0: the descriptor is not a
+ * socket (ENOTSOCK) or not open (EBADF), and nothing else is present. Fields
+ * the kernel did not provide are absent.
+ */
+export interface RawInspect {
+  errno: number;
+  /** SO_TYPE (1 = SOCK_STREAM). */
+  type?: number;
+  /** 4, 6, 0 for AF_UNIX, -1 for any other family. */
+  domain?: number;
+  /** SO_PROTOCOL (6 = TCP), -1 where the platform cannot say. */
+  protocol?: number;
+  sndbuf?: number;
+  rcvbuf?: number;
+  /** poll() with a zero timeout: an error is pending (POLLERR), hang-up, peer shut down its side. */
+  pollErr?: boolean;
+  pollHup?: boolean;
+  pollRdHup?: boolean;
+  /** SO_ERROR, read (and so cleared) only when asked to and an error was pending. */
+  soError?: number;
+  /** SIOCOUTQ / SIOCOUTQNSD / SIOCINQ (Linux, TCP). */
+  sendQueue?: number;
+  notSentQueue?: number;
+  recvQueue?: number;
+  /** Bytes of struct tcp_info the kernel filled. */
+  tcpInfoBytes?: number;
+  tcpi?: Partial<Record<RawTcpiName, number>>;
+  /** errno of a failed TCP_INFO call. */
+  tcpErrno?: number;
+}
+
 /** Bits of start()'s `flags`. */
 export const FLAG_GRACEFUL = 1;
 export const FLAG_NO_RECVERR = 2;
@@ -90,6 +132,8 @@ export interface NativeBinding {
   /** Closes an in-flight probe at once; its dispatch never comes. */
   cancel(id: number): boolean;
   inFlight(): number;
+  /** Socket options of a descriptor someone else owns; reads only (SO_ERROR only when takeError). */
+  inspect(fd: number, takeError: boolean): RawInspect;
 }
 
 const root = path.join(__dirname, '..');

@@ -1,6 +1,8 @@
 export { probe } from './probe';
 export type { ProbeOptions, ProbeTarget } from './probe';
 export { AbortError } from './errors';
+export { inspect } from './inspect';
+export type { InspectOptions, PendingError, SocketSnapshot, TcpState } from './inspect';
 export {
   assertNever,
   isBlocked,
