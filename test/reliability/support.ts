@@ -3,7 +3,12 @@
 // member of the union. Other public functions (inspect(), the health handler,
 // the CLI's argument parser) plug into the property tests through `Surface`
 // in fuzz.test.ts; the generators and checks here are written to be reused.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import type { AddressResult, ProbeResult } from '../../src';
 import { literalFamily } from '../../src/validate';
@@ -245,6 +250,62 @@ export async function withinMs<T>(p: Promise<T>, ms: number, what: string): Prom
     return await Promise.race([p, hang]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+export interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** True when the child had to be killed at the time limit: a hang. */
+  hung: boolean;
+}
+
+/**
+ * Runs a Node script in a child process (so a crash, an exit or a resource
+ * limit cannot take the test runner with it), killed with SIGKILL after `ms`.
+ * `nofile` runs it under that RLIMIT_NOFILE (soft and hard), set by the shell.
+ */
+export async function runNode(
+  script: string,
+  opts: { ms?: number; nofile?: number; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<ChildRun> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockprobe-rel-'));
+  const file = path.join(dir, 'child.js');
+  fs.writeFileSync(file, script);
+  const node = [process.execPath, ...(opts.execArgv ?? []), file];
+  const child =
+    opts.nofile === undefined
+      ? spawn(node[0] as string, node.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env })
+      : spawn('sh', ['-c', `ulimit -n ${opts.nofile} && exec "$@"`, 'sh', ...node], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: opts.env ?? process.env,
+        });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill('SIGKILL');
+  }, opts.ms ?? 30_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  if (child.stdout.readable) await once(child.stdout, 'close').catch(() => undefined);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { code, signal, stdout, stderr, hung };
+}
+
+/** The last line of a child's stdout, parsed as JSON. */
+export function lastJson<T>(run: ChildRun): T {
+  const lines = run.stdout.trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    throw new Error(`child printed no JSON (code ${String(run.code)}, signal ${String(run.signal)}):\n${run.stdout}\n${run.stderr}`);
   }
 }
 
