@@ -9,6 +9,17 @@
 // arguments only as far as memory safety needs and reports raw facts (errno,
 // stage, ICMP report, TCP_INFO, timings); TypeScript validates and interprets.
 
+// A worker being terminated keeps running the callbacks of its current loop
+// iteration after V8 was told to stop, so a probe can complete (Deliver ->
+// OutcomeToJs) in an environment that can no longer run JS. There every
+// napi call with a preamble fails with napi_pending_exception, and without
+// this define node-addon-api answers the failure by throwing, which fails
+// too, which it treats as fatal: the whole process aborted ("FATAL ERROR:
+// Error::ThrowAsJavaScriptException napi_throw"). With it, node-addon-api
+// swallows exactly that case (an environment shutting down, no exception
+// pending) and Deliver's napi_make_callback fails quietly. Regression test:
+// test/reliability/lifecycle.test.ts, workers terminated with probes settling.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 #include <uv.h>
 
