@@ -9,6 +9,17 @@
 // arguments only as far as memory safety needs and reports raw facts (errno,
 // stage, ICMP report, TCP_INFO, timings); TypeScript validates and interprets.
 
+// A worker being terminated keeps running the callbacks of its current loop
+// iteration after V8 was told to stop, so a probe can complete (Deliver ->
+// OutcomeToJs) in an environment that can no longer run JS. There every
+// napi call with a preamble fails with napi_pending_exception, and without
+// this define node-addon-api answers the failure by throwing, which fails
+// too, which it treats as fatal: the whole process aborted ("FATAL ERROR:
+// Error::ThrowAsJavaScriptException napi_throw"). With it, node-addon-api
+// swallows exactly that case (an environment shutting down, no exception
+// pending) and Deliver's napi_make_callback fails quietly. Regression test:
+// test/reliability/lifecycle.test.ts, workers terminated with probes settling.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 #include <uv.h>
 
@@ -120,9 +131,15 @@ int OpenSocket(int family, int* err) {
 void CloseFd(int fd, uint32_t flags, int family) {
   if (fd < 0) return;
   if (!(flags & kFlagGraceful) && family != AF_UNIX) {
+    // Failure ignored on purpose: it can only fail the way the setsockopt in
+    // Start can (unreachable), and the worst case is a FIN and a TIME_WAIT.
     linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
+  // Exactly once per descriptor: every path that owns an fd ends in one call
+  // here (FinishNow, or Release, which sets p->fd = -1 after it). Not retried
+  // on EINTR: Linux has released the descriptor by then, and a retry could
+  // close a number another thread was just given.
   close(fd);
 }
 
@@ -278,6 +295,14 @@ class Addon {
       return OutcomeToJs(env, out);
     }
     if (!(flags & kFlagNoRecvErr)) {
+      // Failure path argued unreachable (handled anyway: FinishNow closes the fd
+      // and reports stage "setsockopt"): IP_RECVERR / IPV6_RECVERR on a socket
+      // this call just created fails only with EBADF/ENOTSOCK (the fd is ours
+      // and open), EFAULT (stack int), EINVAL (optlen is sizeof(int)) or
+      // ENOPROTOOPT (both options exist since Linux 2.2; a kernel without IPv6
+      // fails earlier, at socket(), with EAFNOSUPPORT). For AF_UNIX it is a no-op.
+      // The "setsockopt" stage itself is exercised by the EEXIST case above
+      // (test/reliability/faults.test.ts).
       err = EnableErrorQueue(fd, family);
       if (err != 0) return FinishNow(env, fd, family, flags, startNs, err, kStageSetup);
     }
@@ -306,12 +331,21 @@ class Addon {
     p->startNs = startNs;
     p->poll.data = p;
     p->timer.data = p;
+    // Reachable only under kernel exhaustion, and handled: libuv's uv_poll_init
+    // fails with UV_EEXIST when the loop already watches this fd number (it
+    // cannot: the fd is new, and Release() uv_close()s a probe's poll handle,
+    // which unregisters it, before close()ing its fd), or with what its trial
+    // epoll_ctl(ADD) says: ENOMEM, or ENOSPC past fs.epoll.max_user_watches
+    // (a system-wide sysctl a test must not lower on a shared machine). Then the
+    // probe ends here as a local-error at stage "poll": nothing was linked into
+    // inflight_, neither handle was initialised (plain delete is right), and
+    // FinishNow closes the fd.
     err = uv_poll_init_socket(loop_, &p->poll, fd);
     if (err != 0) {
       delete p;
       return FinishNow(env, fd, family, flags, startNs, -err, kStagePoll);
     }
-    uv_timer_init(loop_, &p->timer);  // cannot fail: it only fills the struct
+    uv_timer_init(loop_, &p->timer);  // cannot fail: it only fills the struct (always returns 0)
     p->pendingCloses = 2;
     inflight_.emplace(id, p);
     if (rc == 0) {
@@ -319,6 +353,11 @@ class Addon {
       BeginSettle(p);
       return env.Undefined();
     }
+    // Argued unreachable, handled anyway (Release closes both handles and the fd):
+    // uv_poll_start fails only with UV_EEXIST when another handle of this loop
+    // watches the same fd number, which the uv_poll_init above just ruled out.
+    // The epoll_ctl itself happens later, inside the loop; libuv abort()s if it
+    // fails there, but uv_poll_init's trial ADD of the same fd succeeded.
     err = uv_poll_start(&p->poll, UV_WRITABLE, OnPoll);
     if (err != 0) {
       Outcome o;
@@ -328,7 +367,7 @@ class Addon {
       Release(p);
       return OutcomeToJs(env, o);
     }
-    uv_timer_start(&p->timer, OnTimer, timeout, 0);
+    uv_timer_start(&p->timer, OnTimer, timeout, 0);  // UV_EINVAL only for a closing handle or no callback
     return env.Undefined();
   }
 
@@ -377,6 +416,11 @@ class Addon {
     bool pollErr = status == UV_EBADF;
     int soErr = 0;
     socklen_t len = sizeof(soErr);
+    // Argued unreachable, handled anyway (its errno becomes the reported
+    // error): getsockopt(SO_ERROR) fails only with EBADF/ENOTSOCK (p->fd is open
+    // while the probe is linked: Release() stops this handle before closing it,
+    // and libuv calls no callback of a closing handle), EFAULT, EINVAL or
+    // ENOPROTOOPT (SOL_SOCKET/SO_ERROR with an int always exists).
     if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soErr, &len) != 0) soErr = errno;
     if (p->settling) {
       self->OnSettleEvent(p, soErr);
@@ -413,6 +457,7 @@ class Addon {
 
   void BeginSettle(Probe* p) {
     p->settling = true;
+    // Same handle, same fd: as unreachable as the first uv_poll_start (see Start).
     int err = uv_poll_start(&p->poll, UV_READABLE | UV_DISCONNECT, OnPoll);
     if (err != 0) {
       Complete(p, -err, kStagePoll);
