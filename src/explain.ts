@@ -146,10 +146,12 @@ function route(address: string, family: 4 | 6, port: number): Promise<RouteEntry
       socket.close();
       resolve(entry);
     };
-    socket.on('error', (error: NodeJS.ErrnoException) =>
-      done({ address, family, source: null, interface: null, code: error.code ?? 'EINVAL' }),
-    );
-    socket.connect(port, address, () => {
+    const failed = (error: NodeJS.ErrnoException): void =>
+      done({ address, family, source: null, interface: null, code: error.code ?? 'EINVAL' });
+    socket.on('error', failed);
+    // With a callback, dgram hands a connect() error to it rather than emitting 'error'.
+    socket.connect(port, address, (error?: Error) => {
+      if (error) return failed(error);
       const source = socket.address().address;
       done({ address, family, source, interface: interfaceOf(source), code: null });
     });

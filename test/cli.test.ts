@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { closedPort, openListener, tmpDir } from './helpers';
+import { backoffMs } from '../src/cli';
 import { cleanEnv, sockprobe, sockprobeOnTty } from './cli-run';
 
 const ESC = '\u001b[';
@@ -169,6 +170,16 @@ describe('--wait', () => {
     // Retried until the deadline, then stopped: generous upper margin for a busy machine.
     expect(r.ms).toBeGreaterThanOrEqual(1400);
     expect(r.ms).toBeLessThan(15_000);
+  });
+
+  test('backoff doubles from 100 ms, is capped at 2 s, and half of it is jitter', () => {
+    expect([0, 1, 2, 3, 4, 5, 40].map((round) => backoffMs(round, () => 1))).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
+    expect([0, 5].map((round) => backoffMs(round, () => 0))).toEqual([50, 1000]);
+    for (let i = 0; i < 100; i++) {
+      const d = backoffMs(3);
+      expect(d).toBeGreaterThanOrEqual(400);
+      expect(d).toBeLessThanOrEqual(800);
+    }
   });
 
   test('shows progress on a terminal', async () => {

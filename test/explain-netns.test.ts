@@ -25,6 +25,14 @@ function setup(): string | null {
     execFileSync('ip', ['netns', 'add', NS], { stdio: 'pipe' });
     process.once('exit', teardown);
     execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up'], { stdio: 'pipe' });
+    // A veth pair with both ends inside the namespace and an address of its
+    // own on one end, for the route step's source and interface. Nothing
+    // answers on the other end, and nothing leaves the namespace.
+    const ipn = (...args: string[]): void => void execFileSync('ip', ['-n', NS, ...args], { stdio: 'pipe' });
+    ipn('link', 'add', 'spv0', 'type', 'veth', 'peer', 'name', 'spv1');
+    ipn('addr', 'add', '198.18.0.1/24', 'dev', 'spv0');
+    ipn('link', 'set', 'spv0', 'up');
+    ipn('link', 'set', 'spv1', 'up');
     fs.mkdirSync(NS_ETC, { recursive: true });
     fs.writeFileSync(`${NS_ETC}/hosts`, '::1 localhost\n127.0.0.1 localhost\n');
     return null;
@@ -118,5 +126,27 @@ describe('the dual-stack localhost trap, in a network namespace', () => {
     expect(both.stdout).toMatch(/is open: .*\[::1 refused\]/);
     expect((await inside(['-6', target])).code).toBe(1);
     expect((await inside(['-4', target])).code).toBe(0);
+  });
+
+  test('route: the source address and interface the kernel picks, and no route at all', async () => {
+    if (skip !== null) return;
+    // 198.18.0.99 is on spv0's subnet: routed from 198.18.0.1 via spv0; nobody answers its ARP.
+    const viaVeth = JSON.parse((await inside(['explain', '--json', '--timeout', '1000', '198.18.0.99:80'])).stdout) as Diagnosis;
+    const route = viaVeth.steps.find((s) => s.step === 'route');
+    expect(route?.step === 'route' && route.routes).toEqual([
+      { address: '198.18.0.99', family: 4, source: '198.18.0.1', interface: 'spv0', code: null },
+    ]);
+    expect(['timeout', 'unreachable']).toContain(viaVeth.cause.code);
+    expect(viaVeth.steps.find((s) => s.step === 'listeners')?.verdict).toBe('skip');
+
+    // The namespace's own address is local: its listeners are read.
+    const own = JSON.parse((await inside(['explain', '--json', '198.18.0.1:80'])).stdout) as Diagnosis;
+    expect(own.cause.code).toBe('nothing-listening');
+
+    // No route at all: the kernel says so to the UDP connect, before any packet.
+    const r = await inside(['explain', '198.18.1.1:80']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^✗ route +198\.18\.1\.1: no route \(ENETUNREACH\)$/m);
+    expect(r.stdout).toContain('cause: this host has no route to 198.18.1.1');
   });
 });
