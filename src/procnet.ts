@@ -2,6 +2,7 @@
 // /proc/net/tcp6 (Linux) without shelling out to ss or netstat, and the
 // processes that hold them, from /proc/PID/fd, as far as this user may look.
 import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 
 export interface TcpListener {
@@ -33,28 +34,16 @@ function addressBytes(hex: string): Buffer {
   return bytes;
 }
 
-/** RFC 5952 text form: lower case, longest run of two or more zero groups as '::', IPv4-mapped as ::ffff:a.b.c.d. */
+/** Canonical text of an IPv6 address, as inet_ntop writes it (RFC 5952; IPv4-mapped as ::ffff:a.b.c.d). */
+export function canonicalIPv6(address: string): string {
+  const [plain = address] = address.split('%', 1);
+  return new net.SocketAddress({ address: plain, family: 'ipv6' }).address;
+}
+
 export function formatIPv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
-    return `::ffff:${Array.from(bytes.subarray(12, 16)).join('.')}`;
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  const text = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return text.join(':');
-  const head = text.slice(0, bestStart).join(':');
-  const tail = text.slice(bestStart + bestLength).join(':');
-  return `${head}::${tail}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  return canonicalIPv6(groups.join(':'));
 }
 
 function parseTable(content: string, family: 4 | 6): TcpListener[] {
@@ -125,7 +114,8 @@ export async function readTcpListeners(port?: number): Promise<TcpListener[]> {
  * it, or the IPv6 wildcard for an IPv4 address (a dual-stack socket; the
  * default unless IPV6_V6ONLY or net.ipv6.bindv6only is set).
  */
-export function listenerAccepts(listener: Pick<TcpListener, 'address' | 'family'>, address: string, family: 4 | 6): boolean {
+export function listenerAccepts(listener: Pick<TcpListener, 'address' | 'family'>, probed: string, family: 4 | 6): boolean {
+  const address = family === 6 ? canonicalIPv6(probed) : probed;
   if (listener.address === address) return true;
   if (listener.family === family) return listener.address === (family === 4 ? '0.0.0.0' : '::');
   if (family === 4) return listener.address === '::' || listener.address === `::ffff:${address}`;

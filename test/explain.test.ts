@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { describe as describeResult, explain, probe, type AddressResult, type Diagnosis, type ProbeResult, type Status } from '../src';
-import { formatIPv6, readTcpListeners } from '../src/procnet';
+import { formatIPv6, listenerAccepts, readTcpListeners } from '../src/procnet';
 import { closedPort, openListener, silentPort, tmpDir } from './helpers';
 import { sockprobe } from './cli-run';
 
@@ -46,6 +46,18 @@ describe('readTcpListeners (/proc/net/tcp, /proc/net/tcp6)', () => {
     expect(formatIPv6(bytes('fe800000000000000000000000000001'))).toBe('fe80::1');
     expect(formatIPv6(bytes('00000000000000000000ffff7f000001'))).toBe('::ffff:127.0.0.1');
     expect(formatIPv6(bytes('20010db8000100010001000100010001'))).toBe('2001:db8:1:1:1:1:1:1');
+  });
+
+  test('which bound addresses accept which destinations', () => {
+    const l = (address: string, family: 4 | 6): { address: string; family: 4 | 6 } => ({ address, family });
+    expect(listenerAccepts(l('0.0.0.0', 4), '127.0.0.1', 4)).toBe(true);
+    expect(listenerAccepts(l('0.0.0.0', 4), '::1', 6)).toBe(false);
+    expect(listenerAccepts(l('::', 6), '127.0.0.1', 4)).toBe(true); // dual-stack
+    expect(listenerAccepts(l('::', 6), '::1', 6)).toBe(true);
+    expect(listenerAccepts(l('::ffff:127.0.0.1', 6), '127.0.0.1', 4)).toBe(true);
+    expect(listenerAccepts(l('::1', 6), '0:0::1', 6)).toBe(true);
+    expect(listenerAccepts(l('127.0.0.2', 4), '127.0.0.1', 4)).toBe(false);
+    expect(listenerAccepts(l('::1', 6), '127.0.0.1', 4)).toBe(false);
   });
 });
 
