@@ -5,8 +5,10 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describe } from './describe';
 import { AbortError } from './errors';
-import { explain, type Diagnosis, type Verdict } from './explain';
-import { probe, type ProbeTarget } from './probe';
+// Types only: the modules that load the native addon are required when a
+// probe runs, so --help, --version and usage errors work without a binary.
+import type { Diagnosis, Verdict, explain as explainFn } from './explain';
+import type { ProbeTarget, probe as probeFn } from './probe';
 import { formatTarget, parseTarget } from './target';
 import type { ProbeResult } from './types';
 import { MAX_TIMEOUT_MS, literalFamily } from './validate';
@@ -187,6 +189,9 @@ function explainLines(d: Diagnosis, paint: Paint): string {
 
 // ---------------------------------------------------------------- commands
 
+const loadProbe = (): typeof probeFn => (require('./probe') as { probe: typeof probeFn }).probe;
+const loadExplain = (): typeof explainFn => (require('./explain') as { explain: typeof explainFn }).explain;
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -211,6 +216,7 @@ interface WaitOutcome {
 }
 
 async function waitForAll(s: Settings, io: CliIO, signal: AbortSignal): Promise<WaitOutcome> {
+  const probe = loadProbe();
   const started = performance.now();
   const deadline = started + s.timeout;
   const results: (ProbeResult | undefined)[] = new Array(s.targets.length);
@@ -251,6 +257,7 @@ async function runProbe(s: Settings, io: CliIO, signal: AbortSignal): Promise<nu
     results = outcome.results;
     wait = { rounds: outcome.rounds, elapsedMs: outcome.elapsedMs };
   } else {
+    const probe = loadProbe();
     results = await Promise.all(s.targets.map((t) => probe(t, { timeout: s.timeout, family: s.family, signal })));
   }
   const ok = results.every((r) => r.status === 'open');
@@ -264,6 +271,7 @@ async function runProbe(s: Settings, io: CliIO, signal: AbortSignal): Promise<nu
 }
 
 async function runExplain(s: Settings, io: CliIO, signal: AbortSignal): Promise<number> {
+  const explain = loadExplain();
   const d = await explain(s.targets[0] as ProbeTarget, { timeout: s.timeout, family: s.family, signal });
   if (s.json) io.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
   else if (!s.quiet) io.stdout.write(explainLines(d, painter(colourOn(io.stdout, io.env))));
@@ -321,7 +329,14 @@ export function run(): void {
     },
     (error: unknown) => {
       process.removeListener('SIGINT', onSigint);
-      process.stderr.write(`sockprobe: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      // The addon loader's error is written for users (what was tried, how to get a binary): no stack.
+      const text =
+        error instanceof Error
+          ? error.message.startsWith('sockprobe: ')
+            ? error.message
+            : `sockprobe: internal error: ${error.stack ?? error.message}`
+          : `sockprobe: internal error: ${String(error)}`;
+      process.stderr.write(`${text}\n`);
       process.exitCode = EXIT_NOT_OPEN;
     },
   );

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { closedPort, openListener, tmpDir } from './helpers';
+import { spawnSync } from 'node:child_process';
 import { backoffMs } from '../src/cli';
 import { cleanEnv, sockprobe, sockprobeOnTty } from './cli-run';
 
@@ -213,5 +214,33 @@ describe('colour', () => {
   test('never when not a terminal', async () => {
     const r = await sockprobe([`127.0.0.1:${open.port}`]);
     expect(r.stdout).not.toContain(ESC);
+  });
+});
+
+describe('without a native binary', () => {
+  // A copy of the package with lib/ and bin/ but no build/: what a user has
+  // when npm skipped the install script.
+  const root = path.join(__dirname, '..');
+  let dir: string;
+  beforeAll(() => {
+    dir = tmpDir();
+    for (const entry of ['bin', 'lib', 'package.json']) fs.cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true });
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = (...args: string[]): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [path.join(dir, 'bin', 'sockprobe'), ...args], { encoding: 'utf8', env: cleanEnv() });
+
+  test('--help, --version and usage errors still work', () => {
+    expect(run('--help').status).toBe(0);
+    expect(run('--version').status).toBe(0);
+    expect(run('nope').status).toBe(2);
+  });
+
+  test("a probe exits 1 with the loader's message and no stack trace", () => {
+    const r = run('127.0.0.1:1');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^sockprobe: no native binary loads/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 });
