@@ -7,8 +7,8 @@ import { describe } from './describe';
 import { AbortError } from './errors';
 // Types only: the modules that load the native addon are required when a
 // probe runs, so --help, --version and usage errors work without a binary.
-import type { Diagnosis, Verdict, explain as explainFn } from './explain';
-import type { ProbeTarget, probe as probeFn } from './probe';
+import type { Diagnosis, Verdict } from './explain';
+import type { ProbeTarget } from './probe';
 import { formatTarget, parseTarget } from './target';
 import type { ProbeResult } from './types';
 import { MAX_TIMEOUT_MS, literalFamily } from './validate';
@@ -21,10 +21,8 @@ const EXIT_INTERRUPTED = 130;
 
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
-/** With --wait: the deadline of one round of probes, and the backoff between rounds. */
-const WAIT_PROBE_MS = 2000;
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_CAP_MS = 2000;
+/** With --wait on a terminal: how often the progress line is redrawn. */
+const PROGRESS_MS = 250;
 
 const USAGE = `Usage: sockprobe [options] TARGET...
        sockprobe explain [options] TARGET
@@ -40,8 +38,8 @@ Commands:
 
 Options:
   -t, --timeout MS  deadline in ms (default ${DEFAULT_TIMEOUT_MS}; with --wait, the whole wait: default ${DEFAULT_WAIT_TIMEOUT_MS})
-  -w, --wait        retry (exponential backoff with jitter, capped at ${BACKOFF_CAP_MS} ms) until
-                    every target is open or --timeout passes
+  -w, --wait        retry until every target is open or --timeout passes, as waitFor()
+                    does: backoff from 250 ms, x1.5 per attempt, capped at 2 s, with jitter
   -4                IPv4 addresses only
   -6                IPv6 addresses only
   -j, --json        print one JSON document
@@ -189,73 +187,70 @@ function explainLines(d: Diagnosis, paint: Paint): string {
 
 // ---------------------------------------------------------------- commands
 
-const loadProbe = (): typeof probeFn => (require('./probe') as { probe: typeof probeFn }).probe;
-const loadExplain = (): typeof explainFn => (require('./explain') as { explain: typeof explainFn }).explain;
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
-/** Exponential backoff, capped, with "equal jitter": half fixed, half random, so waiters started together spread out. */
-export function backoffMs(round: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** Math.min(round, 30));
-  return ceiling / 2 + (random() * ceiling) / 2;
-}
+type ProbeModule = typeof import('./probe.js');
+type ExplainModule = typeof import('./explain.js');
+type WaitForModule = typeof import('./health/waitFor.js');
+const loadProbe = (): ProbeModule['probe'] => (require('./probe') as ProbeModule).probe;
+const loadExplain = (): ExplainModule['explain'] => (require('./explain') as ExplainModule).explain;
+const loadWaitFor = (): WaitForModule => require('./health/waitFor') as WaitForModule;
 
 interface WaitOutcome {
   results: ProbeResult[];
-  rounds: number;
   elapsedMs: number;
 }
 
+/**
+ * --wait: waitFor() on every target at once, each with the whole --timeout,
+ * so the command waits exactly as the library does (backoff, jitter, cap).
+ * On a terminal a line on stderr says which targets are still awaited.
+ */
 async function waitForAll(s: Settings, io: CliIO, signal: AbortSignal): Promise<WaitOutcome> {
-  const probe = loadProbe();
+  const { waitFor, WaitTimeoutError } = loadWaitFor();
   const started = performance.now();
-  const deadline = started + s.timeout;
-  const results: (ProbeResult | undefined)[] = new Array(s.targets.length);
-  const progress = io.stderr.isTTY === true && !s.quiet;
-  const paint = painter(colourOn(io.stderr, io.env));
-  let rounds = 0;
-  for (;;) {
-    rounds++;
-    const budget = Math.max(1, Math.min(WAIT_PROBE_MS, deadline - performance.now()));
-    await Promise.all(
-      s.targets.map(async (t, i) => {
-        if (results[i]?.status === 'open') return;
-        results[i] = await probe(t, { timeout: budget, family: s.family, signal });
+  const waiting = new Set(s.targets.map((t) => formatTarget(t)));
+  let ticker: NodeJS.Timeout | undefined;
+  if (io.stderr.isTTY === true && !s.quiet) {
+    const paint = painter(colourOn(io.stderr, io.env));
+    const total = (s.timeout / 1000).toFixed(1);
+    const show = (): void => {
+      const [first] = waiting;
+      if (first === undefined) return;
+      const more = waiting.size > 1 ? ` and ${waiting.size - 1} more` : '';
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      io.stderr.write(`\r\u001b[K${paint(DIM, `waiting for ${first}${more} (${seconds} s of ${total} s)`)}`);
+    };
+    show();
+    ticker = setInterval(show, PROGRESS_MS);
+  }
+  try {
+    const results = await Promise.all(
+      s.targets.map(async (t) => {
+        try {
+          return await waitFor(t, { timeout: s.timeout, ...(s.family === 0 ? {} : { family: s.family }), signal });
+        } catch (error) {
+          if (error instanceof WaitTimeoutError) return error.lastResult;
+          throw error;
+        } finally {
+          waiting.delete(formatTarget(t));
+        }
       }),
     );
-    const waiting = s.targets.filter((_t, i) => results[i]?.status !== 'open');
-    const left = deadline - performance.now();
-    if (waiting.length === 0 || left <= 0 || signal.aborted) break;
-    if (progress) {
-      const first = s.targets.indexOf(waiting[0] as ProbeTarget);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const more = waiting.length > 1 ? ` and ${waiting.length - 1} more` : '';
-      io.stderr.write(
-        `\r\u001b[K${paint(DIM, `waiting for ${formatTarget(waiting[0] as ProbeTarget)}${more}: ${results[first]?.status ?? '?'} (attempt ${rounds}, ${seconds} s of ${(s.timeout / 1000).toFixed(1)} s)`)}`,
-      );
+    return { results, elapsedMs: Math.round(performance.now() - started) };
+  } finally {
+    if (ticker !== undefined) {
+      clearInterval(ticker);
+      io.stderr.write('\r\u001b[K');
     }
-    await sleep(Math.min(backoffMs(rounds - 1), left), signal);
   }
-  if (progress) io.stderr.write('\r\u001b[K');
-  return { results: results as ProbeResult[], rounds, elapsedMs: Math.round(performance.now() - started) };
 }
 
 async function runProbe(s: Settings, io: CliIO, signal: AbortSignal): Promise<number> {
   let results: ProbeResult[];
-  let wait: { rounds: number; elapsedMs: number } | undefined;
+  let wait: { elapsedMs: number } | undefined;
   if (s.wait) {
     const outcome = await waitForAll(s, io, signal);
     results = outcome.results;
-    wait = { rounds: outcome.rounds, elapsedMs: outcome.elapsedMs };
+    wait = { elapsedMs: outcome.elapsedMs };
   } else {
     const probe = loadProbe();
     results = await Promise.all(s.targets.map((t) => probe(t, { timeout: s.timeout, family: s.family, signal })));
