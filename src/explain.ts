@@ -334,7 +334,7 @@ function partlyOpen(r: ProbeResult, target: string): Cause {
 
 function refusedCause(r: ProbeResultOf<'refused'>, target: string, listeners: ListenersStep | undefined): Cause {
   const port = r.port ?? 0;
-  if ((r.reason === 'reset-after-accept' || r.reason === 'closed-after-accept'))
+  if (r.reason === 'reset-after-accept' || r.reason === 'closed-after-accept')
     return {
       code: 'closed-after-accept',
       text: `something accepted the connection to ${target} and dropped it at once: typically a proxy or load balancer whose backend is down`,
@@ -354,11 +354,12 @@ function refusedCause(r: ProbeResultOf<'refused'>, target: string, listeners: Li
     };
   const served = listeners.accepting.filter((a) => a.listeners.length > 0);
   if (served.length === 0) {
-    const where = join([...new Set(listeners.listeners.map((l) => l.address))]);
+    const bound = [...new Set(listeners.listeners.map((l) => l.address))];
+    const wanted = join(listeners.accepting.map((a) => a.address));
     return {
       code: 'other-address',
-      text: `something listens on port ${port}, but on ${where} only, not on ${join(listeners.accepting.map((a) => a.address))}`,
-      next: `connect to ${join([...new Set(listeners.listeners.map((l) => `${formatHost(l.address)}:${port}`))])}, or make the service listen on ${join(listeners.accepting.map((a) => a.address))} (or on 0.0.0.0 / :: for every address)`,
+      text: `something listens on port ${port}, but on ${join(bound)} only, not on ${wanted}`,
+      next: `connect to ${join(bound.map((b) => `${formatHost(b)}:${port}`))}, or make the service listen on ${wanted} (or on 0.0.0.0 / :: for every address)`,
     };
   }
   return {
@@ -371,11 +372,11 @@ function refusedCause(r: ProbeResultOf<'refused'>, target: string, listeners: Li
 function tcpCause(r: ProbeResult, target: string, routes: RouteStep | undefined, listeners: ListenersStep | undefined): Cause {
   const open = r.attempts.filter((a) => a.status === 'open').length;
   if (open > 0 && open < r.attempts.length) return partlyOpen(r, target);
-  if (r.status !== 'dns-error' && routes !== undefined && routes.verdict === 'fail' && r.status !== 'open')
+  if (open === 0 && routes?.verdict === 'fail')
     return {
       code: 'no-route',
       text: `this host has no route to ${join(routes.routes.map((e) => e.address))}`,
-      next: `check the routing table (ip route get ${routes.routes[0]?.address ?? ''}) and the interface that should reach it`,
+      next: `check the routing table (ip route get ${routes.routes[0]?.address ?? r.host}) and the interface that should reach it`,
     };
   switch (r.status) {
     case 'open':
