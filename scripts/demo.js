@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// `npm start`: starts listeners of its own on loopback and shows what
-// sockprobe reports for an open, a refused and a timed-out (silent) port.
+// `npm start`: starts listeners of its own on loopback and shows, through the
+// `sockprobe` command, what it reports for an open, a refused and a timed-out
+// (silent) port, and what `sockprobe explain` says about the refused one.
 'use strict';
 const net = require('node:net');
+const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
-const { probe } = require('../lib');
+
+const BIN = path.join(__dirname, '..', 'bin', 'sockprobe');
 
 async function listen(server) {
   server.listen(0, '127.0.0.1');
@@ -29,10 +32,12 @@ async function silentPort() {
   return { port, close: () => { fillers.forEach((s) => s.destroy()); child.kill(); } };
 }
 
-function show(title, r) {
-  console.log(`\n== ${title}`);
-  console.log(`   status=${r.status} reason=${r.reason} code=${r.code} in ${r.elapsedMs} ms`);
-  console.log(JSON.stringify(r, null, 2).replace(/^/gm, '   '));
+/** Runs `sockprobe ARGS` with this terminal as its output (colour when it is one). */
+async function cli(title, ...args) {
+  console.log(`\n== ${title}\n$ sockprobe ${args.join(' ')}`);
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: 'inherit' });
+  const [code] = await once(child, 'exit');
+  console.log(`(exit status ${code})`);
 }
 
 async function main() {
@@ -42,11 +47,14 @@ async function main() {
   const closedPort = await listen(closed);
   await new Promise((r) => closed.close(r));
 
-  show(`open: 127.0.0.1:${openPort} (a listener of this demo)`, await probe('127.0.0.1', openPort));
-  show(`refused: 127.0.0.1:${closedPort} (nothing listens)`, await probe('127.0.0.1', closedPort));
+  await cli('open and refused: a listener of this demo, and a port nothing listens on',
+    `127.0.0.1:${openPort}`, `127.0.0.1:${closedPort}`);
+  await cli('the full result as JSON', '--json', `127.0.0.1:${openPort}`);
+  await cli('why is it refused?', 'explain', `127.0.0.1:${closedPort}`);
   const silent = await silentPort().catch(() => null);
   if (silent) {
-    show(`timeout: 127.0.0.1:${silent.port} (accept queue full, SYNs dropped)`, await probe('127.0.0.1', silent.port, { timeout: 1500 }));
+    await cli('timeout: accept queue full, SYNs dropped', '--timeout', '1500', `127.0.0.1:${silent.port}`);
+    await cli('why does it time out?', 'explain', '--timeout', '1500', `127.0.0.1:${silent.port}`);
     silent.close();
   } else {
     console.log('\n== timeout: skipped (python3 not found to hold a silent listener)');
