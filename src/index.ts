@@ -12,3 +12,5 @@ export {
   isUnreachable,
 } from './types';
 export type * from './types';
+export { probeMany, parsePorts, expandTargets, DEFAULT_CONCURRENCY } from './many';
+export type { ProbeManyOptions, ProbeManyResult } from './many';

@@ -41,7 +41,8 @@ export interface ProbeOptions {
 
 export type ProbeTarget = { host: string; port: number } | { path: string };
 
-interface Settings {
+/** Validated options shared by probe() and probeMany(). */
+export interface Settings {
   timeout: number;
   signal: AbortSignal | undefined;
   family: 0 | 4 | 6;
@@ -50,7 +51,7 @@ interface Settings {
   settle: number;
 }
 
-function settings(options: unknown): Settings {
+export function settings(options: unknown): Settings {
   const o = checkOptions(options);
   const family = checkFamily(o.family);
   const local = checkLocalAddress(o.localAddress);
@@ -78,7 +79,7 @@ interface Pending {
  * the order given; rejects with an AbortError when the signal fires, after
  * closing every socket still open.
  */
-function runAttempts(targets: readonly AttemptTarget[], s: Settings, timeout: number): Promise<AddressResult[]> {
+export function runAttempts(targets: readonly AttemptTarget[], s: Settings, timeout: number): Promise<AddressResult[]> {
   return new Promise((resolve, reject) => {
     const results: (AddressResult | undefined)[] = new Array(targets.length);
     const pending = new Set<Pending>();
@@ -129,7 +130,7 @@ function runAttempts(targets: readonly AttemptTarget[], s: Settings, timeout: nu
   });
 }
 
-function dnsReason(code: string | undefined): DnsErrorReason {
+export function dnsReason(code: string | undefined): DnsErrorReason {
   switch (code) {
     case 'ENOTFOUND':
       return 'not-found';
@@ -144,10 +145,10 @@ function dnsReason(code: string | undefined): DnsErrorReason {
   }
 }
 
-type Lookup = { ok: true; addresses: dns.LookupAddress[] } | { ok: false; code: string };
+export type Lookup = { ok: true; addresses: dns.LookupAddress[] } | { ok: false; code: string };
 
 /** dns.lookup (the system resolver: /etc/hosts counts) bounded by the deadline and the signal. */
-function lookup(host: string, family: 0 | 4 | 6, timeout: number, signal: AbortSignal | undefined): Promise<Lookup> {
+export function lookup(host: string, family: 0 | 4 | 6, timeout: number, signal: AbortSignal | undefined): Promise<Lookup> {
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (): boolean => {
@@ -174,7 +175,7 @@ function lookup(host: string, family: 0 | 4 | 6, timeout: number, signal: AbortS
   });
 }
 
-function fold(host: string, attempts: AddressResult[], dnsMs: number, started: number): ProbeResult {
+export function fold(host: string, attempts: AddressResult[], dnsMs: number, started: number): ProbeResult {
   const best = mostTelling(attempts) as AddressResult;
   return { ...best, host, attempts, dnsMs: round(dnsMs), elapsedMs: round(now() - started) };
 }
@@ -184,6 +185,14 @@ async function probeHost(hostArg: unknown, portArg: unknown, options: unknown): 
   const port = checkPort(portArg);
   const s = settings(options);
   if (s.signal?.aborted) throw abortError(s.signal);
+  return probeValidHost(host, port, s, lookup);
+}
+
+/** Resolver used by probeValidHost: probe() resolves each time, probeMany() once per name. */
+export type Resolver = (host: string, family: 0 | 4 | 6, timeout: number, signal: AbortSignal | undefined) => Promise<Lookup>;
+
+/** probe() for a host and port that have passed validation. */
+export async function probeValidHost(host: string, port: number, s: Settings, resolve: Resolver): Promise<ProbeResult> {
   const started = now();
   const wanted = s.family !== 0 ? s.family : s.local?.family ?? 0;
   const literal = literalFamily(host);
@@ -193,7 +202,7 @@ async function probeHost(hostArg: unknown, portArg: unknown, options: unknown): 
     const attempts = await runAttempts([{ address: host, family: literal, port }], s, s.timeout);
     return fold(host, attempts, 0, started);
   }
-  const found = await lookup(host, wanted, s.timeout, s.signal);
+  const found = await resolve(host, wanted, s.timeout, s.signal);
   const dnsMs = now() - started;
   if (!found.ok) {
     const result: DnsErrorResult = {
