@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,12 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char* what) {
@@ -96,6 +103,7 @@ static int probe_main(int argc, char** argv) {
   struct linger lg = {1, 0};
   struct epoll_event evs[1024];
   double t0 = now_s();
+  double c0 = cpu_s();
   while (done < n) {
     while (inflight < c && started < n) {
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -146,8 +154,9 @@ static int probe_main(int argc, char** argv) {
     }
   }
   double secs = now_s() - t0;
-  printf("{\"probes\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"open\":%ld,\"refused\":%ld,\"timeout\":%ld,\"other\":%ld}\n", n,
-         secs, n / secs, open, refused, timedout, other);
+  double cpu = cpu_s() - c0;
+  printf("{\"probes\":%ld,\"seconds\":%.6f,\"cpu\":%.6f,\"rate\":%.1f,\"cpuRate\":%.1f,\"open\":%ld,\"refused\":%ld,\"timeout\":%ld,\"other\":%ld}\n", n,
+         secs, cpu, n / secs, n / cpu, open, refused, timedout, other);
   return 0;
 }
 

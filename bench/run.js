@@ -22,11 +22,12 @@ const PARTS = (process.env.BENCH_PARTS || 'rate,mem,flood').split(',');
 const IMPLS = (process.env.BENCH_IMPLS || 'c,net,probe,many').split(',');
 
 const here = __dirname;
-const cprober = path.join(here, '..', 'build', 'bench', 'cprober');
+// Built fresh each run into the temp directory (node-gyp owns build/ and wipes it).
+const cprober = path.join(require('node:os').tmpdir(), `sockprobe-cprober-${process.pid}`);
 const worker = path.join(here, 'worker.js');
 
 function buildC() {
-  fs.mkdirSync(path.dirname(cprober), { recursive: true });
+  process.on('exit', () => fs.rmSync(cprober, { force: true }));
   const r = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', cprober, path.join(here, 'cprober.c')], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('cc failed to build bench/cprober.c');
 }
@@ -101,7 +102,7 @@ async function rates() {
   ];
   try {
     for (const [label, port, expect] of targets) {
-      const samples = Object.fromEntries(IMPLS.map((i) => [i, []]));
+      const samples = Object.fromEntries(IMPLS.map((i) => [i, { rate: [], cpuRate: [] }]));
       for (let round = 0; round < ROUNDS; round++) {
         // Rotate the order so no implementation always runs first or last.
         const order = IMPLS.map((_, k) => IMPLS[(k + round) % IMPLS.length]);
@@ -109,17 +110,21 @@ async function rates() {
           const r = await rateOnce(impl, port);
           const ok = impl === 'c' ? r[expect] : (r.counts && r.counts[expect]) || 0;
           if (ok !== N) console.log(`  note: ${impl} ${label} round ${round}: ${JSON.stringify(r.counts || r)}`);
-          samples[impl].push(r.rate);
+          samples[impl].rate.push(r.rate);
+          samples[impl].cpuRate.push(r.cpuRate);
         }
       }
-      const med = Object.fromEntries(IMPLS.map((i) => [i, median(samples[i])]));
-      console.log(`\n${label} port, N=${N}, C=${C}, ${ROUNDS} rounds (probes/s, median; ratios of medians)`);
-      console.log('  impl     probes/s   vs C     vs net.Socket   samples');
-      for (const impl of IMPLS) {
-        const vsC = med.c ? (med[impl] / med.c).toFixed(2) + 'x' : '-';
-        const vsNet = med.net ? (med[impl] / med.net).toFixed(2) + 'x' : '-';
-        const name = { c: 'C prober', net: 'net.Socket', probe: 'probe()', many: 'probeMany' }[impl];
-        console.log(`  ${name.padEnd(10)} ${med[impl].toFixed(0).padStart(8)}   ${vsC.padStart(6)}   ${vsNet.padStart(8)}        ${samples[impl].map((x) => x.toFixed(0)).join(' ')}`);
+      for (const metric of ['rate', 'cpuRate']) {
+        const med = Object.fromEntries(IMPLS.map((i) => [i, median(samples[i][metric])]));
+        const what = metric === 'rate' ? 'probes/s of wall time' : 'probes per CPU-second of the prober process';
+        console.log(`\n${label} port, N=${N}, C=${C}, ${ROUNDS} rounds: ${what} (median; ratios of medians)`);
+        console.log('  impl        median    vs C   vs net.Socket   samples');
+        for (const impl of IMPLS) {
+          const vsC = med.c ? (med[impl] / med.c).toFixed(2) + 'x' : '-';
+          const vsNet = med.net ? (med[impl] / med.net).toFixed(2) + 'x' : '-';
+          const name = { c: 'C prober', net: 'net.Socket', probe: 'probe()', many: 'probeMany' }[impl];
+          console.log(`  ${name.padEnd(10)} ${med[impl].toFixed(0).padStart(7)}   ${vsC.padStart(5)}   ${vsNet.padStart(8)}        ${samples[impl][metric].map((x) => x.toFixed(0)).join(' ')}`);
+        }
       }
     }
   } finally {

@@ -50,6 +50,7 @@ async function limited(n, c, addrs, fn, counts) {
 async function rate(impl, addrs, port, n, c) {
   const counts = {};
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   if (impl === 'net') {
     await limited(n, c, addrs, (a) => netProbe(a, port, TIMEOUT), counts);
   } else if (impl === 'probe') {
@@ -62,7 +63,9 @@ async function rate(impl, addrs, port, n, c) {
     throw new Error(`unknown impl ${impl}`);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { probes: n, seconds, rate: n / seconds, counts };
+  const used = process.cpuUsage(c0);
+  const cpu = (used.user + used.system) / 1e6;
+  return { probes: n, seconds, cpu, rate: n / seconds, cpuRate: n / cpu, counts };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
