@@ -237,7 +237,14 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   }
 
   private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>, started: number): ProbeManyResult {
-    return { ...a, host: p.host, attempts: [a], dnsMs: 0, elapsedMs: round(performance.now() - started), index: p.index };
+    // Built as fold() in probe.ts builds it (see there why not a spread literal).
+    const r = Object.assign({}, a) as ProbeManyResult;
+    r.host = p.host;
+    r.attempts = [a];
+    r.dnsMs = 0;
+    r.elapsedMs = round(performance.now() - started);
+    r.index = p.index;
+    return r;
   }
 
   private startName(p: Extract<Prepared, { kind: 'name' }>): void {
@@ -246,7 +253,9 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
       (r) => {
         if (this.finished) return;
         this.inFlight--;
-        this.deliver({ ...r, index: p.index });
+        const withIndex = r as ProbeManyResult;
+        withIndex.index = p.index;
+        this.deliver(withIndex);
       },
       (error: unknown) => {
         if (this.finished) return;
