@@ -136,7 +136,7 @@ async function memory() {
   const silent = await silentPort();
   try {
     const out = {};
-    for (const impl of ['net', 'probe']) {
+    for (const impl of ['net', 'net-lib', 'probe', 'probe-signal']) {
       const per = [];
       for (let round = 0; round < 3; round++) {
         const r = await run(process.execPath, ['--expose-gc', worker, 'mem', impl, String(silent.port), String(MEM_K)]);
@@ -147,9 +147,12 @@ async function memory() {
       out[impl].samples = per;
     }
     console.log(`\nmemory: RSS growth per in-flight probe, ${MEM_K} pending on a silent port (median of 3, each in its own process)`);
-    console.log(`  net.Socket ${(out.net.perProbe / 1024).toFixed(2)} KiB   samples ${out.net.samples.map((x) => (x / 1024).toFixed(2)).join(' ')}`);
-    console.log(`  probe()    ${(out.probe.perProbe / 1024).toFixed(2)} KiB   samples ${out.probe.samples.map((x) => (x / 1024).toFixed(2)).join(' ')}`);
-    console.log(`  ratio probe()/net.Socket: ${(out.probe.perProbe / out.net.perProbe).toFixed(3)}`);
+    const names = { net: 'net.Socket (bare: socket + error listener)', 'net-lib': 'net.Socket as is-port-reachable wraps it', probe: 'probe()', 'probe-signal': 'probe() with an AbortSignal' };
+    for (const impl of Object.keys(names)) {
+      const o = out[impl];
+      const ratio = `${(o.perProbe / out.net.perProbe).toFixed(2)}x bare, ${(o.perProbe / out['net-lib'].perProbe).toFixed(2)}x wrapped`;
+      console.log(`  ${names[impl].padEnd(44)} ${(o.perProbe / 1024).toFixed(2)} KiB  (${ratio})  JS heap ${o.heapPerProbe.toFixed(0)} B  samples ${o.samples.map((x) => (x / 1024).toFixed(2)).join(' ')}`);
+    }
   } finally {
     silent.stop();
   }

@@ -78,12 +78,10 @@ function rss() {
 
 async function mem(impl, port, k) {
   // Warm up: load and JIT everything the measured probes use.
-  const ac0 = new AbortController();
-  require('node:events').setMaxListeners(0, ac0.signal);
   const warm = [];
   for (let i = 0; i < 200; i++) {
-    if (impl === 'net') warm.push(netProbe('127.0.0.1', port, 50));
-    else warm.push(lib.probe('127.0.0.1', port, { timeout: 50, signal: ac0.signal }).catch(() => 'aborted'));
+    if (impl.startsWith('net')) warm.push(netProbe('127.0.0.1', port, 50));
+    else warm.push(lib.probe('127.0.0.1', port, { timeout: 50 }));
   }
   await Promise.all(warm);
   await sleep(200);
@@ -92,23 +90,26 @@ async function mem(impl, port, k) {
   const ac = new AbortController();
   require('node:events').setMaxListeners(0, ac.signal);
   const sockets = [];
-  const pending = [];
   for (let i = 0; i < k; i++) {
     if (impl === 'net') {
+      // The bare minimum: a socket and one error listener.
       const s = net.connect({ host: '127.0.0.1', port });
       s.on('error', () => undefined);
       sockets.push(s);
+    } else if (impl === 'net-lib') {
+      // As is-port-reachable & co. wrap it: a promise, a timeout, three listeners.
+      netProbe('127.0.0.1', port, 60_000);
     } else {
-      pending.push(lib.probe('127.0.0.1', port, { timeout: 60_000, signal: ac.signal }).catch(() => 'aborted'));
+      // 'probe': as an application calls it with a timeout; 'probe-signal': with an AbortSignal too.
+      const options = impl === 'probe-signal' ? { timeout: 60_000, signal: ac.signal } : { timeout: 60_000 };
+      lib.probe('127.0.0.1', port, options).catch(() => undefined);
     }
   }
   await sleep(1000); // let every connect get under way (SYN sent, waiting)
   const after = rss();
   const heapAfter = process.memoryUsage().heapUsed;
-  const inFlight = impl === 'net' ? sockets.filter((s) => s.connecting).length : native.inFlight();
-  for (const s of sockets) s.destroy();
-  ac.abort();
-  await Promise.all(pending);
+  const inFlight = impl === 'net' ? sockets.filter((s) => s.connecting).length : impl === 'net-lib' ? k : native.inFlight();
+  // Leave without waiting: exiting closes every socket (the addon's cleanup hook for probes).
   return { impl, pending: k, inFlight, rssGrowth: after - before, perProbe: (after - before) / k, heapPerProbe: (heapAfter - heapBefore) / k };
 }
 
@@ -134,7 +135,7 @@ async function main() {
   else if (mode === 'mem') out = await mem(args[0], Number(args[1]), Number(args[2]));
   else if (mode === 'flood') out = await flood(args[0].split(','), Number(args[1]), Number(args[2]));
   else throw new Error(`unknown mode ${mode}`);
-  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
 }
 
 main().catch((e) => {
