@@ -5,12 +5,16 @@
 //
 //   cprober probe ADDRS PORT N C [TIMEOUT_MS]  ADDRS: comma-separated IPv4
 //       Prints one JSON line: {"probes":N,"seconds":s,"rate":r,"open":..,"refused":..,"timeout":..,"other":..}
+//       With CPROBER_FULL=1 in the environment it also makes the syscalls sockprobe
+//       makes for its report (IP_RECVERR, the error queue, TCP_INFO): the limit
+//       for a prober that tells what sockprobe tells.
 //   cprober listen ADDR
 //       Prints the port it listens on, then accepts and closes until stdin closes.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,6 +105,8 @@ static int probe_main(int argc, char** argv) {
   struct slot* slots = calloc(cap, sizeof(*slots));
   long started = 0, done = 0, inflight = 0, open = 0, refused = 0, timedout = 0, other = 0;
   struct linger lg = {1, 0};
+  int full = getenv("CPROBER_FULL") != NULL && strcmp(getenv("CPROBER_FULL"), "1") == 0;
+  int one = 1;
   struct epoll_event evs[1024];
   double t0 = now_s();
   double c0 = cpu_s();
@@ -109,6 +115,7 @@ static int probe_main(int argc, char** argv) {
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) die("socket");
       setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      if (full) setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
       struct sockaddr_in* to = &addrs[started % naddrs];
       started++;
       int rc = connect(fd, (struct sockaddr*)to, sizeof(*to));
@@ -132,6 +139,16 @@ static int probe_main(int argc, char** argv) {
       int err = 0;
       socklen_t len = sizeof(err);
       getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (full) {
+        char cbuf[512];
+        struct msghdr msg = {0};
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof(cbuf);
+        if (err != 0) recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+        struct tcp_info ti;
+        socklen_t tlen = sizeof(ti);
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen);
+      }
       if (err == 0) open++;
       else if (err == ECONNREFUSED) refused++;
       else other++;

@@ -4,7 +4,9 @@
 //
 // Settings (environment): BENCH_N (probes per run, 50000), BENCH_C (in flight, 256),
 // BENCH_ROUNDS (5), BENCH_MEM_K (pending probes for the memory test, 10000),
-// BENCH_FLOOD (probes in flight at once, 50000), BENCH_PARTS (rate,mem,flood).
+// BENCH_FLOOD (probes in flight at once, 50000), BENCH_PARTS (rate,mem,flood),
+// BENCH_IMPLS (c,cfull,net,probe,many; cfull = the C prober also making sockprobe's
+// report syscalls: IP_RECVERR, error queue, TCP_INFO).
 // Every measurement runs in its own child process; figures are medians of the rounds,
 // ratios are taken between medians of the same run.
 const { spawn, spawnSync } = require('node:child_process');
@@ -19,7 +21,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const MEM_K = Number(process.env.BENCH_MEM_K || 10_000);
 const FLOOD = Number(process.env.BENCH_FLOOD || 50_000);
 const PARTS = (process.env.BENCH_PARTS || 'rate,mem,flood').split(',');
-const IMPLS = (process.env.BENCH_IMPLS || 'c,net,probe,many').split(',');
+const IMPLS = (process.env.BENCH_IMPLS || 'c,cfull,net,probe,many').split(',');
 
 const here = __dirname;
 // Built fresh each run into the temp directory (node-gyp owns build/ and wipes it).
@@ -90,6 +92,7 @@ const median = (xs) => {
 
 function rateOnce(impl, port) {
   if (impl === 'c') return run(cprober, ['probe', '127.0.0.1', String(port), String(N), String(C), '10000']);
+  if (impl === 'cfull') return run('env', ['CPROBER_FULL=1', cprober, 'probe', '127.0.0.1', String(port), String(N), String(C), '10000']);
   return run(process.execPath, [worker, 'rate', impl, '127.0.0.1', String(port), String(N), String(C)]);
 }
 
@@ -122,7 +125,7 @@ async function rates() {
         for (const impl of IMPLS) {
           const vsC = med.c ? (med[impl] / med.c).toFixed(2) + 'x' : '-';
           const vsNet = med.net ? (med[impl] / med.net).toFixed(2) + 'x' : '-';
-          const name = { c: 'C prober', net: 'net.Socket', probe: 'probe()', many: 'probeMany' }[impl];
+          const name = { c: 'C prober', cfull: 'C + report', net: 'net.Socket', probe: 'probe()', many: 'probeMany' }[impl];
           console.log(`  ${name.padEnd(10)} ${med[impl].toFixed(0).padStart(7)}   ${vsC.padStart(5)}   ${vsNet.padStart(8)}        ${samples[impl][metric].map((x) => x.toFixed(0)).join(' ')}`);
         }
       }
