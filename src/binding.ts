@@ -222,7 +222,8 @@ function router(): Router {
         created.freeLater.length = 0;
       }
     });
-    if (!(records instanceof Float64Array) || records.length % RECORD_WIDTH !== 0) {
+    // Not instanceof: under a test runner's vm context the addon's Float64Array comes from another realm.
+    if (!ArrayBuffer.isView(records) || Object.prototype.toString.call(records) !== '[object Float64Array]' || records.length % RECORD_WIDTH !== 0) {
       // A binary built from an older addon.cc (a stale build/ or prebuild) with this JS.
       throw new Error('sockprobe: the native binary does not match this version of sockprobe (init() returned no record buffer); rebuild it with `npm rebuild sockprobe`');
     }
