@@ -111,7 +111,7 @@ async function rates() {
         const order = IMPLS.map((_, k) => IMPLS[(k + round) % IMPLS.length]);
         for (const impl of order) {
           const r = await rateOnce(impl, port);
-          const ok = impl === 'c' ? r[expect] : (r.counts && r.counts[expect]) || 0;
+          const ok = impl === 'c' || impl === 'cfull' ? r[expect] : (r.counts && r.counts[expect]) || 0;
           if (ok !== N) console.log(`  note: ${impl} ${label} round ${round}: ${JSON.stringify(r.counts || r)}`);
           samples[impl].rate.push(r.rate);
           samples[impl].cpuRate.push(r.cpuRate);
