@@ -27,12 +27,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "sockinfo.h"
 #include "inspect.h"
@@ -59,23 +60,6 @@ const char* const kStageConnected = "connected";
 
 // What the peer did during the settle window after a successful connect.
 enum class Settle { kNone, kQuiet, kData, kFin, kReset };
-
-class Addon;
-
-struct Probe {
-  uv_poll_t poll;
-  uv_timer_t timer;
-  Addon* addon = nullptr;
-  uint32_t id = 0;
-  int fd = -1;
-  int family = 0;
-  uint32_t flags = 0;
-  uint32_t settleMs = 0;
-  uint64_t startNs = 0;
-  uint64_t connectedNs = 0;
-  bool settling = false;
-  int pendingCloses = 0;
-};
 
 // Everything a finished probe reports, gathered before the socket is closed.
 struct Outcome {
@@ -143,21 +127,27 @@ void CloseFd(int fd, uint32_t flags, int family) {
   close(fd);
 }
 
-// Reads everything worth reporting from a socket that is about to be closed.
-void Gather(int fd, int family, Outcome* out) {
-  out->sndbuf = SockOptInt(fd, SOL_SOCKET, SO_SNDBUF);
-  out->rcvbuf = SockOptInt(fd, SOL_SOCKET, SO_RCVBUF);
-  sockaddr_storage local;
-  socklen_t len = sizeof(local);
-  std::memset(&local, 0, sizeof(local));
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-    out->localAddress = FormatAddress(reinterpret_cast<sockaddr*>(&local), len, &out->localPort);
+// Reads everything worth reporting from a socket that is about to be closed:
+// buffers and local address only for a connection (nothing reads them after a
+// failure), the error queue only after a failure, TCP_INFO unless `tcpRead`
+// already holds it.
+void Gather(int fd, int family, Outcome* out, const TcpInfo* tcpRead) {
+  bool connected = out->err == 0 && out->stage == kStageConnected;
+  if (connected) {
+    out->sndbuf = SockOptInt(fd, SOL_SOCKET, SO_SNDBUF);
+    out->rcvbuf = SockOptInt(fd, SOL_SOCKET, SO_RCVBUF);
+    sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    std::memset(&local, 0, sizeof(local));
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      out->localAddress = FormatAddress(reinterpret_cast<sockaddr*>(&local), len, &out->localPort);
+    }
   }
   if (family == AF_INET || family == AF_INET6) {
     // Order matters: SO_ERROR was read before this, and reading the queue
     // resets sk_err to the next queued error.
-    out->icmp = ReadErrorQueue(fd);
-    out->tcp = ReadTcpInfo(fd);
+    if (!connected) out->icmp = ReadErrorQueue(fd);
+    out->tcp = tcpRead != nullptr ? *tcpRead : ReadTcpInfo(fd);
   }
 }
 
@@ -214,6 +204,53 @@ Napi::Object OutcomeToJs(Napi::Env env, const Outcome& o) {
   return r;
 }
 
+// ---- Completion records ----------------------------------------------------
+// Completions reach JavaScript in batches: each is a row of doubles in one
+// Float64Array the addon allocates at init() and JS reads (src/binding.ts has
+// the same layout), with its few strings in an array passed alongside. One
+// call into JS per batch instead of an object built property by property and
+// a callback per probe.
+constexpr int kRecordWidth = 36;
+constexpr int kBatchRecords = 512;
+enum Field {
+  kFId = 0, kFErrno, kFStage, kFElapsedNs, kFConnectNs, kFSndbuf, kFRcvbuf, kFLocalPort, kFLocalAddress,
+  kFSettle, kFSettleErrno, kFIcmp, kFIcmpErrno, kFIcmpOrigin, kFIcmpType, kFIcmpCode, kFIcmpInfo,
+  kFIcmpOffender, kFTcp, kFTcpFirst  // 17 TCP_INFO fields follow, in RawTcpInfo order
+};
+static_assert(kFTcpFirst + 17 == kRecordWidth, "record layout");
+
+const char* const kStages[] = {kStageSocket, kStageSetup, kStageAddress, kStageBind, kStageConnect,
+                               kStagePoll, kStageSoError, kStageErrQueue, kStageTimeout, kStageConnected};
+
+int StageCode(const char* stage) {
+  for (int i = 0; i < static_cast<int>(sizeof(kStages) / sizeof(kStages[0])); i++)
+    if (kStages[i] == stage) return i;
+  return 0;
+}
+
+class Addon;
+
+// A probe in flight. Its socket is registered in the environment's epoll set
+// (data.ptr points here) and its deadline sits in the environment's heap.
+struct Probe {
+  Addon* addon = nullptr;
+  uint32_t id = 0;
+  int fd = -1;
+  int family = 0;
+  uint32_t flags = 0;
+  uint32_t settleMs = 0;
+  uint64_t startNs = 0;
+  uint64_t connectedNs = 0;
+  uint64_t deadlineNs = 0;
+  size_t heapIndex = 0;
+  bool settling = false;
+};
+
+struct Finished {
+  uint32_t id;
+  Outcome out;
+};
+
 class Addon {
  public:
   explicit Addon(Napi::Env env) : env_(env) {
@@ -223,6 +260,8 @@ class Addon {
 
   ~Addon() { delete context_; }
 
+  // init(dispatch) -> Float64Array of completion records. dispatch(count,
+  // strings) is called with `count` records filled in.
   Napi::Value Init(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) {
@@ -231,12 +270,22 @@ class Addon {
     }
     dispatch_ = Napi::Persistent(info[0].As<Napi::Function>());
     if (context_ == nullptr) context_ = new Napi::AsyncContext(env, "sockprobe");
-    return env.Undefined();
+    if (records_.IsEmpty()) {
+      Napi::Float64Array arr = Napi::Float64Array::New(env, static_cast<size_t>(kBatchRecords) * kRecordWidth);
+      records_ = Napi::Persistent(arr);
+      recordData_ = arr.Data();
+    }
+    // Make the epoll set now, while descriptors are surely available, so that
+    // under descriptor exhaustion a probe fails at socket() like any other
+    // client would, not at setting up sockprobe. A failure here is retried by
+    // the first start().
+    EnsureWatch();
+    return records_.Value();
   }
 
   // start(id, family, address, port, localAddress, timeoutMs, flags, settleMs)
-  // Returns undefined while the probe is in flight (dispatch(id, outcome) is
-  // called later), or the outcome object when it ended at once.
+  // Returns undefined while the probe is in flight (its record comes through
+  // dispatch later), or the outcome object when it ended at once.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() ||
@@ -246,19 +295,24 @@ class Addon {
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (loop_ == nullptr || dispatch_.IsEmpty()) {
+    if (loop_ == nullptr || dispatch_.IsEmpty() || recordData_ == nullptr) {
       Napi::Error::New(env, "sockprobe native: init() has not been called").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     uint32_t id = info[0].As<Napi::Number>().Uint32Value();
     int familyArg = info[1].As<Napi::Number>().Int32Value();
-    std::string address = info[2].As<Napi::String>().Utf8Value();
+    // Addresses are short: read them into a stack buffer, no allocation.
+    char address[512];
+    size_t addressLen = 0;
+    napi_get_value_string_utf8(env, info[2], address, sizeof(address), &addressLen);
     int port = info[3].As<Napi::Number>().Int32Value();
-    std::string localAddress = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : std::string();
+    char localAddress[128];
+    size_t localLen = 0;
+    localAddress[0] = '\0';
+    if (info[4].IsString()) napi_get_value_string_utf8(env, info[4], localAddress, sizeof(localAddress), &localLen);
     double timeoutMs = info[5].As<Napi::Number>().DoubleValue();
     uint32_t flags = info[6].As<Napi::Number>().Uint32Value();
     double settleMs = info[7].As<Napi::Number>().DoubleValue();
-    // Clamp rather than judge: libuv timers take uint64 milliseconds.
     uint64_t timeout = ClampMs(timeoutMs);
     uint64_t settle64 = ClampMs(settleMs);
     uint32_t settle = settle64 > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(settle64);
@@ -266,27 +320,38 @@ class Addon {
     int family = familyArg == 4 ? AF_INET : familyArg == 6 ? AF_INET6 : familyArg == 0 ? AF_UNIX : -1;
     Outcome out;
     uint64_t startNs = uv_hrtime();
-    if (inflight_.count(id) != 0) {
-      out.err = EEXIST;
+    // Ids index a vector (TypeScript hands out small reused ones). An id past
+    // kMaxId would make that vector huge: report ERANGE instead of growing it.
+    if (id >= kMaxId || Find(id) != nullptr) {
+      out.err = id >= kMaxId ? ERANGE : EEXIST;
       out.stage = kStageSetup;
       return OutcomeToJs(env, out);
     }
     Target target;
-    int err = family < 0 ? EAFNOSUPPORT : ParseTarget(family, address, port, &target);
+    int err = family < 0 ? EAFNOSUPPORT
+              : addressLen + 1 >= sizeof(address) ? ENAMETOOLONG
+                                                  : ParseTarget(family, std::string(address, addressLen), port, &target);
     if (err != 0) {
       out.err = err;
       out.stage = kStageAddress;
       return OutcomeToJs(env, out);
     }
     Target local;
-    bool bindLocal = !localAddress.empty() && family != AF_UNIX;
+    bool bindLocal = localLen > 0 && family != AF_UNIX;
     if (bindLocal) {
-      err = ParseTarget(family, localAddress, 0, &local);
+      err = localLen + 1 >= sizeof(localAddress) ? EINVAL
+                                                 : ParseTarget(family, std::string(localAddress, localLen), 0, &local);
       if (err != 0) {
         out.err = err;
         out.stage = kStageAddress;
         return OutcomeToJs(env, out);
       }
+    }
+    err = EnsureWatch();
+    if (err != 0) {
+      out.err = err;
+      out.stage = kStagePoll;
+      return OutcomeToJs(env, out);
     }
     int fd = OpenSocket(family, &err);
     if (fd < 0) {
@@ -329,60 +394,41 @@ class Addon {
     p->flags = flags;
     p->settleMs = settle;
     p->startNs = startNs;
-    p->poll.data = p;
-    p->timer.data = p;
-    // Reachable only under kernel exhaustion, and handled: libuv's uv_poll_init
-    // fails with UV_EEXIST when the loop already watches this fd number (it
-    // cannot: the fd is new, and Release() uv_close()s a probe's poll handle,
-    // which unregisters it, before close()ing its fd), or with what its trial
-    // epoll_ctl(ADD) says: ENOMEM, or ENOSPC past fs.epoll.max_user_watches
-    // (a system-wide sysctl a test must not lower on a shared machine). Then the
-    // probe ends here as a local-error at stage "poll": nothing was linked into
-    // inflight_, neither handle was initialised (plain delete is right), and
-    // FinishNow closes the fd.
-    err = uv_poll_init_socket(loop_, &p->poll, fd);
-    if (err != 0) {
-      delete p;
-      return FinishNow(env, fd, family, flags, startNs, -err, kStagePoll);
-    }
-    uv_timer_init(loop_, &p->timer);  // cannot fail: it only fills the struct (always returns 0)
-    p->pendingCloses = 2;
-    inflight_.emplace(id, p);
     if (rc == 0) {
       p->connectedNs = uv_hrtime();
-      BeginSettle(p);
-      return env.Undefined();
+      p->settling = true;
     }
-    // Argued unreachable, handled anyway (Release closes both handles and the fd):
-    // uv_poll_start fails only with UV_EEXIST when another handle of this loop
-    // watches the same fd number, which the uv_poll_init above just ruled out.
-    // The epoll_ctl itself happens later, inside the loop; libuv abort()s if it
-    // fails there, but uv_poll_init's trial ADD of the same fd succeeded.
-    err = uv_poll_start(&p->poll, UV_WRITABLE, OnPoll);
-    if (err != 0) {
-      Outcome o;
-      o.err = -err;
-      o.stage = kStagePoll;
-      o.elapsedNs = uv_hrtime() - startNs;
-      Release(p);
-      return OutcomeToJs(env, o);
+    epoll_event ev;
+    ev.events = p->settling ? (EPOLLIN | EPOLLRDHUP) : EPOLLOUT;
+    ev.data.ptr = p;
+    // Reachable only under kernel exhaustion, and handled: epoll_ctl(ADD) of a
+    // new fd fails with ENOMEM, or ENOSPC past fs.epoll.max_user_watches (a
+    // system-wide sysctl a test must not lower on a shared machine); EEXIST
+    // cannot happen (the fd is new, and a finished probe is removed from the
+    // set before its fd is closed). The probe then ends here as a local-error
+    // at stage "poll": nothing is linked yet, and FinishNow closes the fd.
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      err = errno;
+      delete p;
+      return FinishNow(env, fd, family, flags, startNs, err, kStagePoll);
     }
-    uv_timer_start(&p->timer, OnTimer, timeout, 0);  // UV_EINVAL only for a closing handle or no callback
+    Insert(p);
+    PushDeadline(p, startNs + (p->settling ? static_cast<uint64_t>(settle) : timeout) * 1000000ULL);
     return env.Undefined();
   }
 
-  // cancel(id): closes the probe's socket at once; its dispatch never comes.
+  // cancel(id): closes the probe's socket at once; its record never comes.
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
-    auto it = inflight_.find(info[0].As<Napi::Number>().Uint32Value());
-    if (it == inflight_.end()) return Napi::Boolean::New(env, false);
-    Release(it->second);
+    Probe* p = Find(info[0].As<Napi::Number>().Uint32Value());
+    if (p == nullptr) return Napi::Boolean::New(env, false);
+    Release(p);
     return Napi::Boolean::New(env, true);
   }
 
   Napi::Value InFlight(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(inflight_.size()));
+    return Napi::Number::New(info.Env(), static_cast<double>(count_));
   }
 
  private:
@@ -392,28 +438,153 @@ class Addon {
     return static_cast<uint64_t>(ms);
   }
 
+  // ---- id table: ids are small integers chosen by JS (src/binding.ts) ----
+  // More probes in flight than this cannot exist: each holds a descriptor.
+  static constexpr uint32_t kMaxId = 1u << 22;
+
+  Probe* Find(uint32_t id) const { return id < table_.size() ? table_[id] : nullptr; }
+
+  void Insert(Probe* p) {
+    if (p->id >= table_.size()) table_.resize(static_cast<size_t>(p->id) + 1 + table_.size() / 2, nullptr);
+    table_[p->id] = p;
+    if (count_++ == 0) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(watch_));  // in-flight probes keep the loop alive
+      uv_ref(reinterpret_cast<uv_handle_t*>(timer_));
+    }
+  }
+
+  // One epoll set per environment, itself watched by one uv_poll on Node's
+  // loop, and one uv_timer for every deadline. Created by init().
+  int EnsureWatch() {
+    if (epfd_ >= 0) return 0;
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) return errno;
+    uv_poll_t* watch = new uv_poll_t;
+    int err = uv_poll_init(loop_, watch, fd);
+    if (err != 0) {
+      delete watch;
+      close(fd);
+      return -err;
+    }
+    watch->data = this;
+    err = uv_poll_start(watch, UV_READABLE, OnEpoll);
+    if (err != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(watch), FreeHandle<uv_poll_t>);
+      close(fd);
+      return -err;
+    }
+    uv_timer_t* timer = new uv_timer_t;
+    uv_timer_init(loop_, timer);  // cannot fail: it only fills the struct
+    timer->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(watch));
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer));
+    epfd_ = fd;
+    watch_ = watch;
+    timer_ = timer;
+    return 0;
+  }
+
+  template <typename T>
+  static void FreeHandle(uv_handle_t* h) {
+    delete reinterpret_cast<T*>(h);
+  }
+
+  // ---- deadlines: a binary min-heap, one timer armed for the earliest ----
+  void PushDeadline(Probe* p, uint64_t deadline) {
+    p->deadlineNs = deadline;
+    p->heapIndex = heap_.size();
+    heap_.push_back(p);
+    SiftUp(p->heapIndex);
+    if (heap_[0] == p) ArmTimer();
+  }
+
+  void RemoveDeadline(Probe* p) {
+    size_t i = p->heapIndex;
+    size_t last = heap_.size() - 1;
+    if (i != last) {
+      heap_[i] = heap_[last];
+      heap_[i]->heapIndex = i;
+      heap_.pop_back();
+      SiftDown(i);
+      SiftUp(i);
+    } else {
+      heap_.pop_back();
+    }
+  }
+
+  void SiftUp(size_t i) {
+    while (i > 0) {
+      size_t parent = (i - 1) / 2;
+      if (heap_[parent]->deadlineNs <= heap_[i]->deadlineNs) break;
+      SwapHeap(i, parent);
+      i = parent;
+    }
+  }
+
+  void SiftDown(size_t i) {
+    size_t n = heap_.size();
+    for (;;) {
+      size_t l = 2 * i + 1, r = l + 1, m = i;
+      if (l < n && heap_[l]->deadlineNs < heap_[m]->deadlineNs) m = l;
+      if (r < n && heap_[r]->deadlineNs < heap_[m]->deadlineNs) m = r;
+      if (m == i) return;
+      SwapHeap(i, m);
+      i = m;
+    }
+  }
+
+  void SwapHeap(size_t a, size_t b) {
+    Probe* t = heap_[a];
+    heap_[a] = heap_[b];
+    heap_[b] = t;
+    heap_[a]->heapIndex = a;
+    heap_[b]->heapIndex = b;
+  }
+
+  void ArmTimer() {
+    if (heap_.empty()) {
+      uv_timer_stop(timer_);
+      return;
+    }
+    uint64_t now = uv_hrtime();
+    uint64_t due = heap_[0]->deadlineNs;
+    uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
+    uv_timer_start(timer_, OnTimer, ms, 0);
+  }
+
   Napi::Value FinishNow(Napi::Env env, int fd, int family, uint32_t flags, uint64_t startNs, int err,
                         const char* stage) {
     Outcome out;
     out.err = err;
     out.stage = stage;
     if (err == 0) out.connectNs = uv_hrtime() - startNs;
-    Gather(fd, family, &out);
+    Gather(fd, family, &out, nullptr);
     out.elapsedNs = uv_hrtime() - startNs;
     CloseFd(fd, flags, family);
     return OutcomeToJs(env, out);
   }
 
-  // libuv reports POLLERR as status UV_EBADF and stops the handle; the real
-  // error is then in SO_ERROR (or, for an ICMP report alone, the error queue).
-  static void OnPoll(uv_poll_t* handle, int status, int events) {
-    Probe* p = static_cast<Probe*>(handle->data);
-    Addon* self = p->addon;
-    if (status < 0 && status != UV_EBADF) {
-      self->Complete(p, -status, kStagePoll);
-      return;
+  // The epoll set has events: handle every ready socket in C++ first (no JS
+  // runs meanwhile, so every Probe* in the event array stays valid), then
+  // hand all completions to JS in as few calls as the record buffer allows.
+  static void OnEpoll(uv_poll_t* handle, int status, int /*events*/) {
+    Addon* self = static_cast<Addon*>(handle->data);
+    if (status < 0) return;
+    epoll_event evs[kBatchRecords];
+    for (int round = 0; round < 8; round++) {
+      int n;
+      do {
+        n = epoll_wait(self->epfd_, evs, kBatchRecords, 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) break;
+      for (int i = 0; i < n; i++) self->OnSocket(static_cast<Probe*>(evs[i].data.ptr), evs[i].events);
+      self->Flush();
+      if (n < kBatchRecords) break;
     }
-    bool pollErr = status == UV_EBADF;
+  }
+
+  void OnSocket(Probe* p, uint32_t events) {
+    bool pollErr = (events & EPOLLERR) != 0;
     int soErr = 0;
     socklen_t len = sizeof(soErr);
     // Argued unreachable, handled anyway (its errno becomes the reported
@@ -423,24 +594,38 @@ class Addon {
     // ENOPROTOOPT (SOL_SOCKET/SO_ERROR with an int always exists).
     if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soErr, &len) != 0) soErr = errno;
     if (p->settling) {
-      self->OnSettleEvent(p, soErr);
+      OnSettleEvent(p, soErr);
       return;
     }
     if (soErr != 0) {
       // Final even while still in SYN_SENT: with IP_RECVERR the kernel reports
       // a soft ICMP error this way, and we report what it said.
-      self->Complete(p, soErr, kStageSoError);
+      Complete(p, soErr, kStageSoError);
       return;
     }
-    sockaddr_storage peer;
-    socklen_t plen = sizeof(peer);
-    if (getpeername(p->fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) {
+    TcpInfo tcp;
+    bool connected;
+    if (p->family == AF_UNIX) {
+      sockaddr_storage peer;
+      socklen_t plen = sizeof(peer);
+      connected = getpeername(p->fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0;
+    } else {
+      // TCP_INFO is read for the report anyway; its state says whether the
+      // handshake completed (anything past SYN_SENT), saving a getpeername().
+      tcp = ReadTcpInfo(p->fd);
+      connected = tcp.valid ? tcp.state != TCP_SYN_SENT && tcp.state != TCP_CLOSE : [&] {
+        sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        return getpeername(p->fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0;
+      }();
+    }
+    if (connected) {
       p->connectedNs = uv_hrtime();
       if (p->settleMs > 0) {
-        self->BeginSettle(p);
+        BeginSettle(p);
         return;
       }
-      self->Complete(p, 0, kStageConnected);
+      Complete(p, 0, kStageConnected, Settle::kNone, 0, nullptr, tcp.valid ? &tcp : nullptr);
       return;
     }
     if (pollErr) {
@@ -448,23 +633,24 @@ class Addon {
       // error queue keeps POLLERR raised, so waiting again would spin. Its
       // errno is the answer.
       IcmpReport icmp = ReadErrorQueue(p->fd);
-      self->Complete(p, icmp.present && icmp.err != 0 ? icmp.err : EIO, kStageErrQueue, Settle::kNone, 0,
-                     &icmp);
+      Complete(p, icmp.present && icmp.err != 0 ? icmp.err : EIO, kStageErrQueue, Settle::kNone, 0, &icmp);
       return;
     }
-    (void)events;  // writable but not yet connected: a spurious wake-up, keep waiting
+    // writable but not yet connected: a spurious wake-up, keep waiting
   }
 
   void BeginSettle(Probe* p) {
     p->settling = true;
-    // Same handle, same fd: as unreachable as the first uv_poll_start (see Start).
-    int err = uv_poll_start(&p->poll, UV_READABLE | UV_DISCONNECT, OnPoll);
-    if (err != 0) {
-      Complete(p, -err, kStagePoll);
+    epoll_event ev;
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = p;
+    // Same set, same fd, already registered: MOD can fail only with ENOMEM.
+    if (epoll_ctl(epfd_, EPOLL_CTL_MOD, p->fd, &ev) != 0) {
+      Complete(p, errno, kStagePoll);
       return;
     }
-    uv_timer_stop(&p->timer);
-    uv_timer_start(&p->timer, OnTimer, p->settleMs, 0);
+    RemoveDeadline(p);
+    PushDeadline(p, uv_hrtime() + static_cast<uint64_t>(p->settleMs) * 1000000ULL);
   }
 
   // Something happened on a connected socket during the settle window.
@@ -479,11 +665,7 @@ class Addon {
       } while (n < 0 && errno == EINTR);
       if (n < 0) soErr = errno;
     }
-    if (soErr == EAGAIN || soErr == EWOULDBLOCK) {
-      // Spurious wake-up; libuv may have stopped the handle, so watch again.
-      if (uv_poll_start(&p->poll, UV_READABLE | UV_DISCONNECT, OnPoll) == 0) return;
-      soErr = EIO;
-    }
+    if (soErr == EAGAIN || soErr == EWOULDBLOCK) return;  // spurious wake-up; still watched
     if (soErr != 0) {
       what = Settle::kReset;
       settleErr = soErr;
@@ -493,56 +675,120 @@ class Addon {
     Complete(p, 0, kStageConnected, what, settleErr);
   }
 
+  // Every probe whose deadline has passed ends now (timeout, or a quiet
+  // settle window); then the timer is armed for the next deadline.
   static void OnTimer(uv_timer_t* handle) {
-    Probe* p = static_cast<Probe*>(handle->data);
-    if (p->settling) {
-      p->addon->Complete(p, 0, kStageConnected, Settle::kQuiet, 0);
-    } else {
-      p->addon->Complete(p, ETIMEDOUT, kStageTimeout);
+    Addon* self = static_cast<Addon*>(handle->data);
+    uint64_t now = uv_hrtime();
+    while (!self->heap_.empty() && self->heap_[0]->deadlineNs <= now) {
+      Probe* p = self->heap_[0];
+      if (p->settling) {
+        self->Complete(p, 0, kStageConnected, Settle::kQuiet, 0);
+      } else {
+        self->Complete(p, ETIMEDOUT, kStageTimeout);
+      }
+      if (self->finished_.size() >= static_cast<size_t>(kBatchRecords)) self->Flush();
     }
+    self->ArmTimer();
+    self->Flush();
   }
 
   void Complete(Probe* p, int err, const char* stage, Settle settle = Settle::kNone, int settleErr = 0,
-                const IcmpReport* alreadyRead = nullptr) {
-    Outcome out;
+                const IcmpReport* alreadyRead = nullptr, const TcpInfo* tcpRead = nullptr) {
+    finished_.emplace_back();
+    Finished& f = finished_.back();
+    f.id = p->id;
+    Outcome& out = f.out;
     out.err = err;
     out.stage = stage;
     out.settle = settle;
     out.settleErr = settleErr;
-    uint64_t now = uv_hrtime();
-    out.elapsedNs = now - p->startNs;
+    out.elapsedNs = uv_hrtime() - p->startNs;
     if (p->connectedNs != 0) out.connectNs = p->connectedNs - p->startNs;
-    Gather(p->fd, p->family, &out);
+    Gather(p->fd, p->family, &out, tcpRead);
     if (alreadyRead != nullptr) out.icmp = *alreadyRead;
-    uint32_t id = p->id;
     Release(p);
-    Deliver(id, out);
   }
 
-  // Stops watching, closes the descriptor now, and frees the probe once libuv
-  // has closed both handles. Unlinks it first so nothing can reach it twice.
+  // Unlinks the probe, closes its descriptor (which also drops it from the
+  // epoll set) and frees it.
   void Release(Probe* p) {
-    inflight_.erase(p->id);
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->poll), OnClosed);  // stops watching the fd first
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->timer), OnClosed);
+    table_[p->id] = nullptr;
+    RemoveDeadline(p);
     CloseFd(p->fd, p->flags, p->family);
-    p->fd = -1;
+    delete p;
+    if (--count_ == 0) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(watch_));
+      uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+      uv_timer_stop(timer_);
+    }
   }
 
-  static void OnClosed(uv_handle_t* handle) {
-    Probe* p = static_cast<Probe*>(handle->data);
-    if (--p->pendingCloses == 0) delete p;
+  // Writes the finished outcomes as records and calls dispatch(count, strings)
+  // once per full buffer.
+  void Flush() {
+    size_t done = 0;
+    while (done < finished_.size()) {
+      size_t count = finished_.size() - done;
+      if (count > static_cast<size_t>(kBatchRecords)) count = kBatchRecords;
+      Deliver(done, count);
+      done += count;
+    }
+    finished_.clear();
   }
 
-  void Deliver(uint32_t id, const Outcome& out) {
+  void Deliver(size_t first, size_t count) {
     Napi::Env env = env_;
     Napi::HandleScope scope(env);
-    if (dispatch_.IsEmpty() || context_ == nullptr) return;
-    napi_value argv[2] = {Napi::Number::New(env, id), OutcomeToJs(env, out)};
+    if (dispatch_.IsEmpty() || context_ == nullptr || recordData_ == nullptr) return;
+    napi_value strings = nullptr;
+    uint32_t nstrings = 0;
+    auto addString = [&](const std::string& text) -> double {
+      if (text.empty()) return -1;
+      if (strings == nullptr) napi_create_array(env, &strings);
+      napi_value v;
+      napi_create_string_utf8(env, text.data(), text.size(), &v);
+      napi_set_element(env, strings, nstrings, v);
+      return nstrings++;
+    };
+    for (size_t i = 0; i < count; i++) {
+      const Finished& f = finished_[first + i];
+      const Outcome& o = f.out;
+      double* r = recordData_ + i * kRecordWidth;
+      r[kFId] = f.id;
+      r[kFErrno] = o.err;
+      r[kFStage] = StageCode(o.stage);
+      r[kFElapsedNs] = static_cast<double>(o.elapsedNs);
+      r[kFConnectNs] = static_cast<double>(o.connectNs);
+      r[kFSndbuf] = o.sndbuf;
+      r[kFRcvbuf] = o.rcvbuf;
+      r[kFLocalPort] = o.localPort;
+      r[kFLocalAddress] = addString(o.localAddress);
+      r[kFSettle] = static_cast<int>(o.settle);
+      r[kFSettleErrno] = o.settleErr;
+      r[kFIcmp] = o.icmp.present ? 1 : 0;
+      if (o.icmp.present) {
+        r[kFIcmpErrno] = o.icmp.err;
+        r[kFIcmpOrigin] = o.icmp.origin;
+        r[kFIcmpType] = o.icmp.type;
+        r[kFIcmpCode] = o.icmp.code;
+        r[kFIcmpInfo] = o.icmp.info;
+        r[kFIcmpOffender] = addString(o.icmp.offender);
+      }
+      r[kFTcp] = o.tcp.valid ? 1 : 0;
+      if (o.tcp.valid) {
+        const TcpInfo& t = o.tcp;
+        const unsigned values[17] = {t.bytes,   t.state,  t.caState, t.retransmits, t.probes, t.backoff,
+                                     t.options, t.rto,    t.sndMss,  t.rcvMss,      t.unacked, t.lost,
+                                     t.retrans, t.rtt,    t.rttvar,  t.sndCwnd,     t.totalRetrans};
+        for (int k = 0; k < 17; k++) r[kFTcpFirst + k] = values[k];
+      }
+    }
+    napi_value argv[2] = {Napi::Number::New(env, static_cast<double>(count)),
+                          strings == nullptr ? env.Undefined() : strings};
     napi_value recv = env.Global();
     napi_value result;
-    napi_status status =
-        napi_make_callback(env, *context_, recv, dispatch_.Value(), 2, argv, &result);
+    napi_status status = napi_make_callback(env, *context_, recv, dispatch_.Value(), 2, argv, &result);
     if (status != napi_ok) {
       // The dispatcher threw: hand the error to Node's uncaught-exception path
       // instead of leaving it pending inside a libuv callback.
@@ -560,8 +806,20 @@ class Addon {
     Addon* self = static_cast<Addon*>(arg);
     // The environment is going away (worker terminated, process exiting):
     // close every socket still in flight without calling back into JS.
-    while (!self->inflight_.empty()) self->Release(self->inflight_.begin()->second);
+    for (Probe* p : self->table_)
+      if (p != nullptr) self->Release(p);
+    self->finished_.clear();
+    if (self->watch_ != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(self->watch_), FreeHandle<uv_poll_t>);
+      uv_close(reinterpret_cast<uv_handle_t*>(self->timer_), FreeHandle<uv_timer_t>);
+      close(self->epfd_);
+      self->watch_ = nullptr;
+      self->timer_ = nullptr;
+      self->epfd_ = -1;
+    }
     self->dispatch_.Reset();
+    self->records_.Reset();
+    self->recordData_ = nullptr;
     delete self->context_;
     self->context_ = nullptr;
   }
@@ -570,7 +828,15 @@ class Addon {
   uv_loop_t* loop_ = nullptr;
   Napi::FunctionReference dispatch_;
   Napi::AsyncContext* context_ = nullptr;
-  std::unordered_map<uint32_t, Probe*> inflight_;
+  Napi::Reference<Napi::Float64Array> records_;
+  double* recordData_ = nullptr;
+  int epfd_ = -1;
+  uv_poll_t* watch_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  std::vector<Probe*> table_;  // by id
+  size_t count_ = 0;
+  std::vector<Probe*> heap_;   // deadlines
+  std::vector<Finished> finished_;
 };
 
 using Method = Napi::Value (Addon::*)(const Napi::CallbackInfo&);

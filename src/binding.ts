@@ -117,7 +117,12 @@ export const FLAG_NO_RECVERR = 2;
 export type RawFamily = 0 | 4 | 6;
 
 export interface NativeBinding {
-  init(dispatch: (id: number, outcome: RawOutcome) => void): void;
+  /**
+   * Registers the completion callback and returns the record buffer it reads:
+   * dispatch(count, strings) means `count` records of RECORD_WIDTH numbers are
+   * filled in (layout in decode()), their strings in `strings`.
+   */
+  init(dispatch: (count: number, strings: string[] | undefined) => void): Float64Array;
   /** Returns the outcome when the probe ended at once, undefined while it is in flight. */
   start(
     id: number,
@@ -134,6 +139,64 @@ export interface NativeBinding {
   inFlight(): number;
   /** Socket options of a descriptor someone else owns; reads only (SO_ERROR only when takeError). */
   inspect(fd: number, takeError: boolean): RawInspect;
+}
+
+/** Numbers per completion record; must match kRecordWidth in native/addon.cc. */
+export const RECORD_WIDTH = 36;
+const STAGES: readonly RawStage[] = ['socket', 'setsockopt', 'address', 'bind', 'connect', 'poll', 'so_error', 'errqueue', 'timeout', 'connected'];
+const SETTLES: readonly (RawSettle | undefined)[] = [undefined, 'quiet', 'data', 'fin', 'reset'];
+
+/** One record of the buffer as a RawOutcome (the shape start() returns for an immediate end). */
+function decode(r: Float64Array, o: number, strings: string[] | undefined): RawOutcome {
+  const str = (i: number): string => (i < 0 || strings === undefined ? '' : strings[i] ?? '');
+  const out: RawOutcome = {
+    errno: r[o + 1] as number,
+    stage: STAGES[r[o + 2] as number] ?? 'poll',
+    elapsedNs: r[o + 3] as number,
+    connectNs: r[o + 4] as number,
+    sndbuf: r[o + 5] as number,
+    rcvbuf: r[o + 6] as number,
+    localAddress: str(r[o + 8] as number),
+    localPort: r[o + 7] as number,
+  };
+  if (r[o + 11] === 1) {
+    out.icmp = {
+      errno: r[o + 12] as number,
+      origin: r[o + 13] as number,
+      type: r[o + 14] as number,
+      code: r[o + 15] as number,
+      info: r[o + 16] as number,
+      offender: str(r[o + 17] as number),
+    };
+  }
+  if (r[o + 18] === 1) {
+    const t = o + 19;
+    out.tcp = {
+      bytes: r[t] as number,
+      state: r[t + 1] as number,
+      caState: r[t + 2] as number,
+      retransmits: r[t + 3] as number,
+      probes: r[t + 4] as number,
+      backoff: r[t + 5] as number,
+      options: r[t + 6] as number,
+      rto: r[t + 7] as number,
+      sndMss: r[t + 8] as number,
+      rcvMss: r[t + 9] as number,
+      unacked: r[t + 10] as number,
+      lost: r[t + 11] as number,
+      retrans: r[t + 12] as number,
+      rtt: r[t + 13] as number,
+      rttvar: r[t + 14] as number,
+      sndCwnd: r[t + 15] as number,
+      totalRetrans: r[t + 16] as number,
+    };
+  }
+  const settle = SETTLES[r[o + 9] as number];
+  if (settle !== undefined) {
+    out.settle = settle;
+    out.settleErrno = r[o + 10] as number;
+  }
+  return out;
 }
 
 const root = path.join(__dirname, '..');
@@ -190,13 +253,20 @@ export type Dispatch = (outcome: RawOutcome) => void;
  * The addon keeps one dispatcher per environment; a test runner (or two
  * bundled copies of sockprobe) may load this file more than once, so the
  * routing table lives on the addon's exports object rather than in this module.
+ *
+ * Ids are small integers reused from a free list, so handlers live in an
+ * array (and the addon's table is a vector). An id freed while a batch is
+ * being dispatched goes back on the list only after the batch: a record later
+ * in the same batch must never reach a new probe that took its id.
  */
 interface Router {
-  readonly handlers: Map<number, Dispatch>;
-  nextId: number;
+  readonly handlers: (Dispatch | undefined)[];
+  readonly free: number[];
+  readonly freeLater: number[];
+  dispatching: boolean;
 }
 
-const kRouter = Symbol.for('sockprobe.router');
+const kRouter = Symbol.for('sockprobe.router.v2');
 
 export const native: NativeBinding = loaded.binding;
 
@@ -204,13 +274,38 @@ function router(): Router {
   const holder = native as NativeBinding & { [kRouter]?: Router };
   let r = holder[kRouter];
   if (r === undefined) {
-    const created: Router = { handlers: new Map(), nextId: 1 };
-    native.init((id, outcome) => {
-      const handler = created.handlers.get(id);
-      if (handler === undefined) return;
-      created.handlers.delete(id);
-      handler(outcome);
+    const created: Router = { handlers: [undefined], free: [], freeLater: [], dispatching: false };
+    const records = native.init((count, strings) => {
+      created.dispatching = true;
+      try {
+        for (let i = 0; i < count; i++) {
+          const o = i * RECORD_WIDTH;
+          const id = records[o] as number;
+          const handler = created.handlers[id];
+          if (handler === undefined) continue;
+          created.handlers[id] = undefined;
+          created.freeLater.push(id);
+          try {
+            handler(decode(records, o, strings));
+          } catch (error) {
+            // One failing handler must not strand the rest of the batch: report
+            // it as uncaught on its own tick and go on with the next record.
+            process.nextTick(() => {
+              throw error;
+            });
+          }
+        }
+      } finally {
+        created.dispatching = false;
+        for (const id of created.freeLater) created.free.push(id);
+        created.freeLater.length = 0;
+      }
     });
+    // Not instanceof: under a test runner's vm context the addon's Float64Array comes from another realm.
+    if (!ArrayBuffer.isView(records) || Object.prototype.toString.call(records) !== '[object Float64Array]' || records.length % RECORD_WIDTH !== 0) {
+      // A binary built from an older addon.cc (a stale build/ or prebuild) with this JS.
+      throw new Error('sockprobe: the native binary does not match this version of sockprobe (init() returned no record buffer); rebuild it with `npm rebuild sockprobe`');
+    }
     Object.defineProperty(holder, kRouter, { value: created });
     r = created;
   }
@@ -221,13 +316,14 @@ const shared = router();
 
 /** Reserves an id and registers the completion handler for it. */
 export function register(handler: Dispatch): number {
-  let id = shared.nextId;
-  while (shared.handlers.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
-  shared.nextId = id >= 0xfffffffe ? 1 : id + 1;
-  shared.handlers.set(id, handler);
+  const id = shared.free.pop() ?? shared.handlers.length;
+  shared.handlers[id] = handler;
   return id;
 }
 
+/** Releases an id (after its probe ended or was cancelled). */
 export function unregister(id: number): void {
-  shared.handlers.delete(id);
+  if (shared.handlers[id] === undefined) return;
+  shared.handlers[id] = undefined;
+  (shared.dispatching ? shared.freeLater : shared.free).push(id);
 }

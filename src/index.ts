@@ -27,3 +27,5 @@ export { describe } from './describe';
 export { explain } from './explain';
 export type { Diagnosis, ExplainOptions, Step, Verdict, CauseCode } from './explain';
 export { parseTarget, formatTarget } from './target';
+export { probeMany, parsePorts, expandTargets, DEFAULT_CONCURRENCY } from './many';
+export type { ProbeManyOptions, ProbeManyResult } from './many';

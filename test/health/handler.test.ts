@@ -244,8 +244,10 @@ describe('healthHandler()', () => {
   });
 
   test('cacheMs 0 still shares the round in flight among concurrent requests', async () => {
-    const up = await countingListener();
-    const h = healthHandler({ host: '127.0.0.1', port: up.port }, { cacheMs: 0 });
+    // Each round lasts at least 150 ms (settle on a listener that keeps the
+    // connection open), so the requests overlap rounds however fast a probe is.
+    const up = await countingListener(0, { hold: true });
+    const h = healthHandler({ host: '127.0.0.1', port: up.port }, { cacheMs: 0, settle: 150 });
     const s = await serve(h);
     try {
       const codes = await Promise.all(Array.from({ length: 200 }, () => request(s.port, '/').then((r) => r.status)));

@@ -1,0 +1,366 @@
+// probeMany(): many probes with a bounded number in flight, results in
+// completion order as an async iterable. Built for scans: one native start per
+// target, no promise per probe on the numeric-address path, each name resolved
+// once per call, and every socket closed when the caller stops early or aborts.
+import { native, register, unregister, type RawFamily } from './binding';
+import { classify, type AttemptTarget } from './classify';
+import { abortError } from './errors';
+import { lookup, probeValidHost, settings, type Lookup, type ProbeOptions, type ProbeTarget, type Settings } from './probe';
+import type { ProbeResult } from './types';
+import { checkHost, checkOptions, checkPort, checkUnixPath, isObject, literalFamily } from './validate';
+
+export interface ProbeManyOptions extends ProbeOptions {
+  /** Most probes in flight at once (each uses one descriptor). Default 256. */
+  concurrency?: number;
+}
+
+/** A probe()-shaped result, plus the position of its target in the input. */
+export type ProbeManyResult = ProbeResult & { index: number };
+
+export const DEFAULT_CONCURRENCY = 256;
+/** Far above any sane descriptor limit; a guard against typos such as 1e9. */
+export const MAX_CONCURRENCY = 1_048_576;
+
+type Prepared =
+  | { kind: 'direct'; index: number; target: AttemptTarget; host: string }
+  | { kind: 'name'; index: number; host: string; port: number };
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'number' ? `number ${String(value)}` : typeof value;
+}
+
+function checkConcurrency(value: unknown): number {
+  if (value === undefined) return DEFAULT_CONCURRENCY;
+  if (typeof value !== 'number') throw new TypeError(`concurrency must be a number, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY)
+    throw new RangeError(`concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${String(value)}`);
+  return value;
+}
+
+/** Validates one target the way probe() validates its arguments. */
+function prepare(t: unknown, index: number, s: Settings): Prepared {
+  const where = `targets[${index}]`;
+  if (!isObject(t)) throw new TypeError(`${where} must be { host, port } or { path }, got ${describe(t)}`);
+  if ('path' in t) {
+    if ('host' in t || 'port' in t) throw new TypeError(`${where} must have either path or host and port, not both`);
+    const path = checkUnixPath(t.path);
+    if (s.local !== undefined) throw new RangeError('localAddress does not apply to a Unix domain socket');
+    if (s.family !== 0) throw new RangeError('family does not apply to a Unix domain socket');
+    return { kind: 'direct', index, host: path, target: { address: path, family: 'unix', port: null } };
+  }
+  const host = checkHost(t.host, `${where}.host`);
+  const port = checkPort(t.port, `${where}.port`);
+  const literal = literalFamily(host);
+  if (literal === 0) return { kind: 'name', index, host, port };
+  const wanted = s.family !== 0 ? s.family : s.local?.family ?? 0;
+  if (wanted !== 0 && literal !== wanted)
+    throw new RangeError(`${host} is an IPv${literal} address but only IPv${wanted} was asked for`);
+  return { kind: 'direct', index, host, target: { address: host, family: literal, port } };
+}
+
+/**
+ * Probes every target with at most `concurrency` in flight and yields each
+ * result as it completes (completion order; `index` says which target).
+ * Options and an array of targets are checked at once (TypeError, RangeError);
+ * a bad target from another iterable rejects the iteration when reached.
+ * Aborting `signal` rejects the pending next() with an AbortError and closes
+ * every socket still open; so does leaving a for-await loop early (return()).
+ */
+export function probeMany(
+  targets: Iterable<ProbeTarget>,
+  options?: ProbeManyOptions,
+): AsyncIterableIterator<ProbeManyResult> {
+  if (targets === null || typeof targets !== 'object' || typeof (targets as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function')
+    throw new TypeError(`targets must be an iterable of { host, port } or { path }, got ${describe(targets)}`);
+  const o = checkOptions(options);
+  const concurrency = checkConcurrency(o.concurrency);
+  const s = settings(o);
+  let source: Iterator<unknown>;
+  if (Array.isArray(targets)) {
+    const list = targets as unknown[];
+    const prepared = list.map((t, i) => prepare(t, i, s));
+    source = prepared[Symbol.iterator]();
+  } else {
+    source = (targets as Iterable<unknown>)[Symbol.iterator]();
+  }
+  return new Batch(source, Array.isArray(targets), concurrency, s);
+}
+
+interface Waiter {
+  resolve(r: IteratorResult<ProbeManyResult>): void;
+  reject(e: unknown): void;
+}
+
+const round = (value: number): number => Math.round(value * 1000) / 1000;
+
+class Batch implements AsyncIterableIterator<ProbeManyResult> {
+  private readonly ready: ProbeManyResult[] = [];
+  private head = 0;
+  private waiter: Waiter | undefined;
+  private failure: { error: unknown } | undefined;
+  private finished = false;
+  private exhausted = false;
+  private nextIndex = 0;
+  private inFlight = 0;
+  private filling = false;
+  /** Native ids of direct probes in flight. */
+  private readonly ids = new Set<number>();
+  /** Aborts name-resolving probes (which go through probe()'s own path). */
+  private readonly inner = new AbortController();
+  private readonly names = new Map<string, Promise<Lookup>>();
+  private readonly onAbort = (): void => this.fail(abortError(this.s.signal as AbortSignal));
+  private readonly resolver = (host: string, family: 0 | 4 | 6, timeout: number, signal: AbortSignal | undefined): Promise<Lookup> => {
+    const key = `${family}/${host}`;
+    let found = this.names.get(key);
+    if (found === undefined) {
+      found = lookup(host, family, timeout, signal);
+      this.names.set(key, found);
+    }
+    return found;
+  };
+  private readonly innerSettings: Settings;
+
+  constructor(
+    private readonly source: Iterator<unknown>,
+    private readonly preValidated: boolean,
+    private readonly concurrency: number,
+    private readonly s: Settings,
+  ) {
+    this.innerSettings = { ...s, signal: this.inner.signal };
+    if (s.signal?.aborted) {
+      this.failure = { error: abortError(s.signal) };
+      this.finished = true;
+      return;
+    }
+    s.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.fill();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ProbeManyResult> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ProbeManyResult>> {
+    if (this.head < this.ready.length) return Promise.resolve({ value: this.take(), done: false });
+    if (this.failure !== undefined) {
+      const { error } = this.failure;
+      this.failure = undefined;
+      return Promise.reject(error);
+    }
+    if (this.finished || (this.exhausted && this.inFlight === 0)) {
+      this.close();
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    if (this.waiter !== undefined) return Promise.reject(new Error('probeMany: next() called again before the previous call settled'));
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<ProbeManyResult>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  private take(): ProbeManyResult {
+    const r = this.ready[this.head] as ProbeManyResult;
+    this.ready[this.head++] = undefined as unknown as ProbeManyResult;
+    if (this.head > 1024 && this.head * 2 > this.ready.length) {
+      this.ready.splice(0, this.head);
+      this.head = 0;
+    }
+    return r;
+  }
+
+  /** Starts probes until `concurrency` are in flight or the targets run out. */
+  private fill(): void {
+    if (this.filling) return; // a probe that ended at once, delivered from inside this loop
+    this.filling = true;
+    try {
+      this.fillLoop();
+    } finally {
+      this.filling = false;
+    }
+    if (this.exhausted && this.inFlight === 0) this.wake();
+  }
+
+  private fillLoop(): void {
+    while (!this.finished && !this.exhausted && this.inFlight < this.concurrency) {
+      let step: IteratorResult<unknown>;
+      let p: Prepared;
+      try {
+        step = this.source.next();
+        if (step.done === true) {
+          this.exhausted = true;
+          break;
+        }
+        p = this.preValidated ? (step.value as Prepared) : prepare(step.value, this.nextIndex, this.s);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      this.nextIndex++;
+      if (p.kind === 'direct') this.startDirect(p);
+      else this.startName(p);
+    }
+  }
+
+  private startDirect(p: Extract<Prepared, { kind: 'direct' }>): void {
+    const t = p.target;
+    const started = performance.now();
+    const done = (raw: Parameters<typeof classify>[0]): void => {
+      this.ids.delete(id);
+      this.inFlight--;
+      this.deliver(this.wrap(classify(raw, t), p, started));
+    };
+    const id = register(done);
+    const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
+    const s = this.s;
+    let raw;
+    try {
+      raw = native.start(id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
+    } catch (error) {
+      unregister(id);
+      this.fail(error);
+      return;
+    }
+    if (raw === undefined) {
+      this.ids.add(id);
+      this.inFlight++;
+    } else {
+      unregister(id);
+      this.inFlight++;
+      done(raw);
+    }
+  }
+
+  private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>, started: number): ProbeManyResult {
+    // Built as fold() in probe.ts builds it (see there why not a spread literal).
+    const r = Object.assign({}, a) as ProbeManyResult;
+    r.host = p.host;
+    r.attempts = [a];
+    r.dnsMs = 0;
+    r.elapsedMs = round(performance.now() - started);
+    r.index = p.index;
+    return r;
+  }
+
+  private startName(p: Extract<Prepared, { kind: 'name' }>): void {
+    this.inFlight++;
+    probeValidHost(p.host, p.port, this.innerSettings, this.resolver).then(
+      (r) => {
+        if (this.finished) return;
+        this.inFlight--;
+        const withIndex = r as ProbeManyResult;
+        withIndex.index = p.index;
+        this.deliver(withIndex);
+      },
+      (error: unknown) => {
+        if (this.finished) return;
+        this.inFlight--;
+        this.fail(error);
+      },
+    );
+  }
+
+  private deliver(r: ProbeManyResult): void {
+    if (this.finished) return;
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w.resolve({ value: r, done: false });
+    } else {
+      this.ready.push(r);
+    }
+    this.fill();
+  }
+
+  /** No more results will come: wake a waiting next() with done. */
+  private wake(): void {
+    const w = this.waiter;
+    if (w !== undefined && this.head >= this.ready.length) {
+      this.waiter = undefined;
+      this.close();
+      w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  /** Stops everything and makes the pending (or next) next() reject with `error`. */
+  private fail(error: unknown): void {
+    if (this.finished) return;
+    this.close();
+    this.ready.length = 0;
+    this.head = 0;
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w.reject(error);
+    } else {
+      this.failure = { error };
+    }
+  }
+
+  /** Closes every socket still open; idempotent. */
+  private close(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.s.signal?.removeEventListener('abort', this.onAbort);
+    for (const id of this.ids) {
+      native.cancel(id);
+      unregister(id);
+    }
+    this.ids.clear();
+    this.inner.abort();
+    this.inFlight = 0;
+  }
+}
+
+const PORT_SPEC = /^(\d+)(?:\s*-\s*(\d+))?$/;
+
+/**
+ * Parses a port list such as '22,80,8000-8100' into ports in the order given,
+ * without duplicates. TypeError for a non-string, RangeError for a bad entry.
+ */
+export function parsePorts(spec: string): number[] {
+  if (typeof spec !== 'string') throw new TypeError(`ports must be a string such as '1-1024,8080', got ${describe(spec)}`);
+  const seen = new Uint8Array(65536);
+  const ports: number[] = [];
+  const parts = spec.split(',');
+  for (const raw of parts) {
+    const part = raw.trim();
+    const m = PORT_SPEC.exec(part);
+    if (m === null) throw new RangeError(`ports: '${part}' is not a port or a range such as 1-1024 (in '${spec}')`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    for (const p of [lo, hi]) {
+      if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`ports: ${p} is not a port from 1 to 65535 (in '${spec}')`);
+    }
+    if (hi < lo) throw new RangeError(`ports: range ${part} runs backwards (in '${spec}')`);
+    for (let p = lo; p <= hi; p++) {
+      if (seen[p] === 0) {
+        seen[p] = 1;
+        ports.push(p);
+      }
+    }
+  }
+  return ports;
+}
+
+/**
+ * Every host with every port: hosts in the order given, ports in the order
+ * given for each. `ports` is a list or a parsePorts() spec.
+ */
+export function expandTargets(hosts: string | readonly string[], ports: string | readonly number[]): { host: string; port: number }[] {
+  const hostList = typeof hosts === 'string' ? [hosts] : hosts;
+  if (!Array.isArray(hostList)) throw new TypeError(`hosts must be a string or an array of strings, got ${describe(hosts)}`);
+  const checkedHosts = hostList.map((h: unknown, i: number) => checkHost(h, `hosts[${i}]`));
+  let portList: readonly number[];
+  if (typeof ports === 'string') portList = parsePorts(ports);
+  else if (Array.isArray(ports)) portList = ports.map((p: unknown, i: number) => checkPort(p, `ports[${i}]`));
+  else throw new TypeError(`ports must be a string such as '1-1024,8080' or an array of numbers, got ${describe(ports)}`);
+  const out: { host: string; port: number }[] = [];
+  for (const host of checkedHosts) for (const port of portList) out.push({ host, port });
+  return out;
+}
