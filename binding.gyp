@@ -12,7 +12,7 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0"
       },
       "conditions": [
-        ["OS=='win'", { "sources!": ["native/addon.cc", "native/sockinfo.cc"], "sources": ["native/unsupported.cc"] }]
+        ["OS!='linux'", { "sources!": ["native/addon.cc", "native/sockinfo.cc", "native/inspect.cc"], "sources": ["native/unsupported.cc"] }]
       ]
     }
   ]
