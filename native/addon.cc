@@ -685,12 +685,37 @@ class Addon {
       if (p->settling) {
         self->Complete(p, 0, kStageConnected, Settle::kQuiet, 0);
       } else {
-        self->Complete(p, ETIMEDOUT, kStageTimeout);
+        self->Expire(p);
       }
       if (self->finished_.size() >= static_cast<size_t>(kBatchRecords)) self->Flush();
     }
     self->ArmTimer();
     self->Flush();
+  }
+
+  // A connect deadline passed. libuv runs timers before it polls for I/O, so
+  // when the loop was busy past the deadline an answer may already be waiting
+  // on the socket: look once before calling it a timeout.
+  void Expire(Probe* p) {
+    int soErr = 0;
+    socklen_t len = sizeof(soErr);
+    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soErr, &len) != 0) soErr = 0;
+    if (soErr != 0) {
+      Complete(p, soErr, kStageSoError);
+      return;
+    }
+    sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    if (getpeername(p->fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) {
+      Complete(p, ETIMEDOUT, kStageTimeout);
+      return;
+    }
+    p->connectedNs = uv_hrtime();
+    if (p->settleMs > 0) {
+      BeginSettle(p);
+      return;
+    }
+    Complete(p, 0, kStageConnected);
   }
 
   void Complete(Probe* p, int err, const char* stage, Settle settle = Settle::kNone, int settleErr = 0,

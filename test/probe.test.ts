@@ -94,6 +94,29 @@ describe('timeouts and aborts', () => {
     expect(took).toBeGreaterThanOrEqual(1400);
   });
 
+  test('a loop blocked past the deadline reports the answer that was already there, not a timeout', async () => {
+    // Start the probe and block the loop in the check phase (setImmediate):
+    // the next loop iteration runs timers before it polls for I/O, so the
+    // deadline fires first although the kernel completed the handshake (or
+    // stayed silent) while the loop was blocked.
+    const blockedProbe = (port: number): Promise<ProbeResult> =>
+      new Promise((resolve, reject) => {
+        setImmediate(() => {
+          const p = probe('127.0.0.1', port, { timeout: 30 });
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+          p.then(resolve, reject);
+        });
+      });
+    const l = await openListener();
+    try {
+      expect((await blockedProbe(l.port)).status).toBe('open');
+      // Silence stays silence.
+      expect((await blockedProbe(silent.port)).status).toBe('timeout');
+    } finally {
+      await l.close();
+    }
+  });
+
   test('signal already aborted: AbortError, no socket opened', async () => {
     const before = fdCount();
     const e = await probe('127.0.0.1', silent.port, { signal: AbortSignal.abort('why') }).catch((x: unknown) => x);
