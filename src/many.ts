@@ -2,6 +2,7 @@
 // completion order as an async iterable. Built for scans: one native start per
 // target, no promise per probe on the numeric-address path, each name resolved
 // once per call, and every socket closed when the caller stops early or aborts.
+import { setMaxListeners } from 'node:events';
 import { native, register, unregister, type RawFamily } from './binding';
 import { classify, type AttemptTarget } from './classify';
 import { abortError } from './errors';
@@ -132,6 +133,8 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     private readonly s: Settings,
   ) {
     this.innerSettings = { ...s, signal: this.inner.signal };
+    // Every name-resolving probe in flight listens on it: up to `concurrency`, not a leak.
+    setMaxListeners(0, this.inner.signal);
     if (s.signal?.aborted) {
       this.failure = { error: abortError(s.signal) };
       this.finished = true;
