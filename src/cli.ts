@@ -26,6 +26,7 @@ const PROGRESS_MS = 250;
 
 const USAGE = `Usage: sockprobe [options] TARGET...
        sockprobe explain [options] TARGET
+       sockprobe scan [options] HOST -p PORTS
 
 Connects to each TARGET and says what happened: open, refused, blocked by a
 firewall, unreachable, timed out, a local error, or a name that did not resolve.
@@ -35,6 +36,15 @@ Commands:
   explain TARGET   run the troubleshooting checklist: resolution, route, probe of
                    every address, listeners on the port (local targets), then the
                    likely cause and the next thing to check
+  scan HOST        probe every port of -p PORTS on HOST (only the host you name), then
+                   list the ports that did not refuse and a count per status
+                   -p, --ports PORTS    ports and ranges, e.g. 1-1024,8080 (required)
+                   -c, --concurrency N  most probes in flight at once (default 256)
+                   -t, --timeout MS     deadline per port (default 1000)
+                   -o, --open           list open ports only
+                   also -4, -6, --json (every result and a summary), --quiet.
+                   Exit 0 when the scan ran, whatever the ports said; 1 HOST does
+                   not resolve; 2 usage error; 130 interrupted (partial summary)
 
 Options:
   -t, --timeout MS  deadline in ms (default ${DEFAULT_TIMEOUT_MS}; with --wait, the whole wait: default ${DEFAULT_WAIT_TIMEOUT_MS})
@@ -58,7 +68,7 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 interface Settings {
   command: 'probe' | 'explain';
@@ -72,7 +82,7 @@ interface Settings {
 
 type Parsed = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; settings: Settings };
 
-function parseTimeout(text: string): number {
+export function parseTimeout(text: string): number {
   if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw new UsageError(`--timeout takes a number of milliseconds, got '${text}'`);
   const value = Number(text);
   if (value <= 0 || value > MAX_TIMEOUT_MS) throw new UsageError(`--timeout must be above 0 and at most ${MAX_TIMEOUT_MS} ms, got ${text}`);
@@ -140,14 +150,14 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
 // ---------------------------------------------------------------- output
 
 /** https://no-color.org: a NO_COLOR that is present and not empty turns colour off. */
-function colourOn(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+export function colourOn(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
   const noColor = env.NO_COLOR;
   return stream.isTTY === true && (noColor === undefined || noColor === '');
 }
 
-type Paint = (code: number, text: string) => string;
+export type Paint = (code: number, text: string) => string;
 
-function painter(on: boolean): Paint {
+export function painter(on: boolean): Paint {
   return on ? (code, text) => `\u001b[${code}m${text}\u001b[0m` : (_code, text) => text;
 }
 
@@ -193,6 +203,22 @@ type WaitForModule = typeof import('./health/waitFor.js');
 const loadProbe = (): ProbeModule['probe'] => (require('./probe') as ProbeModule).probe;
 const loadExplain = (): ExplainModule['explain'] => (require('./explain') as ExplainModule).explain;
 const loadWaitFor = (): WaitForModule => require('./health/waitFor') as WaitForModule;
+// Required when the command is `scan`, after this module has loaded (it imports from here).
+type ScanModule = typeof import('./cli-scan.js');
+const loadScan = (): ScanModule => require('./cli-scan') as ScanModule;
+
+/** The first word that is not an option or an option's value: 'scan' picks the scan command. */
+function commandWord(argv: readonly string[]): string | undefined {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: { timeout: { type: 'string', short: 't' }, ports: { type: 'string', short: 'p' }, concurrency: { type: 'string', short: 'c' } },
+  });
+  const first = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
+  return first?.kind === 'positional' ? first.value : undefined;
+}
 
 interface WaitOutcome {
   results: ProbeResult[];
@@ -285,13 +311,35 @@ export async function main(
   io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env },
   signal: AbortSignal = new AbortController().signal,
 ): Promise<number> {
+  const usage = (error: unknown): number => {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`sockprobe: ${error.message}\nTry 'sockprobe --help' for more information.\n`);
+    return EXIT_USAGE;
+  };
+  if (commandWord(argv) === 'scan') {
+    const scan = loadScan();
+    let scanParsed;
+    try {
+      scanParsed = scan.parseScanCommandLine(argv);
+    } catch (error) {
+      return usage(error);
+    }
+    if (scanParsed.kind === 'help') {
+      io.stdout.write(USAGE);
+      return EXIT_OPEN;
+    }
+    try {
+      return await scan.runScan(scanParsed.settings, io, signal);
+    } catch (error) {
+      if (error instanceof AbortError) return EXIT_INTERRUPTED;
+      throw error;
+    }
+  }
   let parsed: Parsed;
   try {
     parsed = parseCommandLine(argv);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`sockprobe: ${error.message}\nTry 'sockprobe --help' for more information.\n`);
-    return EXIT_USAGE;
+    return usage(error);
   }
   switch (parsed.kind) {
     case 'help':

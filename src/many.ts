@@ -2,12 +2,16 @@
 // completion order as an async iterable. Built for scans: one native start per
 // target, no promise per probe on the numeric-address path, each name resolved
 // once per call, and every socket closed when the caller stops early or aborts.
+import { setMaxListeners } from 'node:events';
 import { native, register, unregister, type RawFamily } from './binding';
 import { classify, type AttemptTarget } from './classify';
 import { abortError } from './errors';
 import { lookup, probeValidHost, settings, type Lookup, type ProbeOptions, type ProbeTarget, type Settings } from './probe';
 import type { ProbeResult } from './types';
+import { parsePorts } from './ports';
 import { checkHost, checkOptions, checkPort, checkUnixPath, isObject, literalFamily } from './validate';
+
+export { parsePorts };
 
 export interface ProbeManyOptions extends ProbeOptions {
   /** Most probes in flight at once (each uses one descriptor). Default 256. */
@@ -129,6 +133,8 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     private readonly s: Settings,
   ) {
     this.innerSettings = { ...s, signal: this.inner.signal };
+    // Every name-resolving probe in flight listens on it: up to `concurrency`, not a leak.
+    setMaxListeners(0, this.inner.signal);
     if (s.signal?.aborted) {
       this.failure = { error: abortError(s.signal) };
       this.finished = true;
@@ -315,37 +321,6 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     this.inner.abort();
     this.inFlight = 0;
   }
-}
-
-const PORT_SPEC = /^(\d+)(?:\s*-\s*(\d+))?$/;
-
-/**
- * Parses a port list such as '22,80,8000-8100' into ports in the order given,
- * without duplicates. TypeError for a non-string, RangeError for a bad entry.
- */
-export function parsePorts(spec: string): number[] {
-  if (typeof spec !== 'string') throw new TypeError(`ports must be a string such as '1-1024,8080', got ${describe(spec)}`);
-  const seen = new Uint8Array(65536);
-  const ports: number[] = [];
-  const parts = spec.split(',');
-  for (const raw of parts) {
-    const part = raw.trim();
-    const m = PORT_SPEC.exec(part);
-    if (m === null) throw new RangeError(`ports: '${part}' is not a port or a range such as 1-1024 (in '${spec}')`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    for (const p of [lo, hi]) {
-      if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`ports: ${p} is not a port from 1 to 65535 (in '${spec}')`);
-    }
-    if (hi < lo) throw new RangeError(`ports: range ${part} runs backwards (in '${spec}')`);
-    for (let p = lo; p <= hi; p++) {
-      if (seen[p] === 0) {
-        seen[p] = 1;
-        ports.push(p);
-      }
-    }
-  }
-  return ports;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Runs the real `sockprobe` command (bin/sockprobe, on the compiled lib/) as a
 // child process, for the CLI and explain suites.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
 export const BIN = path.join(__dirname, '..', 'bin', 'sockprobe');
@@ -17,7 +17,7 @@ export interface RunOptions {
   /** Command and arguments put in front, e.g. ['ip', 'netns', 'exec', NAME]. */
   prefix?: string[];
   /** Called once the child has started. */
-  started?: () => void;
+  started?: (child: ChildProcess) => void;
 }
 
 /** The environment without NO_COLOR, so each test says what it wants. */
@@ -37,7 +37,7 @@ function run(argv: readonly string[], options: RunOptions): Promise<Run> {
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('spawn', () => options.started?.());
+    child.on('spawn', () => options.started?.(child));
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
   });
 }

@@ -1,6 +1,7 @@
 import { AbortError, expandTargets, parsePorts, probe, probeMany, type ProbeManyResult, type ProbeTarget } from '../src';
 import { native } from '../src/binding';
-import { closedPort, fdCount, openListener, silentPort } from './helpers';
+import { spawnSync } from 'node:child_process';
+import { closedPort, fdCount, libDir, openListener, silentPort } from './helpers';
 
 async function collect(it: AsyncIterable<ProbeManyResult>): Promise<ProbeManyResult[]> {
   const out: ProbeManyResult[] = [];
@@ -246,5 +247,25 @@ describe('probeMany() on loopback', () => {
     expect(results).toHaveLength(2000);
     expect(fdCount()).toBe(before);
     expect(native.inFlight()).toBe(inFlight);
+  });
+});
+
+describe('probeMany: names with many in flight', () => {
+  // Node emits the warning on the real process, which jest's sandbox does not
+  // pass on: so the batch runs in a child, on the compiled lib/.
+  test('no MaxListenersExceededWarning: each pending name probe listens on the batch signal', async () => {
+    const port = await closedPort();
+    const script = `
+      const { probeMany } = require(${JSON.stringify(libDir)});
+      process.on('warning', (w) => console.log(w.name));
+      (async () => {
+        const targets = Array.from({ length: 40 }, () => ({ host: 'localhost', port: ${port} }));
+        let refused = 0;
+        for await (const r of probeMany(targets, { concurrency: 40, family: 4 })) if (r.status === 'refused') refused++;
+        console.log('refused', refused);
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('refused 40\n');
   });
 });

@@ -1,0 +1,39 @@
+// parsePorts(): '22,80,8000-8100' -> ports. Its own module, free of the native
+// addon, so the CLI can report a bad port list as a usage error without a binary.
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'number' ? `number ${String(value)}` : typeof value;
+}
+
+const PORT_SPEC = /^(\d+)(?:\s*-\s*(\d+))?$/;
+
+/**
+ * Parses a port list such as '22,80,8000-8100' into ports in the order given,
+ * without duplicates. TypeError for a non-string, RangeError for a bad entry.
+ */
+export function parsePorts(spec: string): number[] {
+  if (typeof spec !== 'string') throw new TypeError(`ports must be a string such as '1-1024,8080', got ${describe(spec)}`);
+  const seen = new Uint8Array(65536);
+  const ports: number[] = [];
+  const parts = spec.split(',');
+  for (const raw of parts) {
+    const part = raw.trim();
+    const m = PORT_SPEC.exec(part);
+    if (m === null) throw new RangeError(`ports: '${part}' is not a port or a range such as 1-1024 (in '${spec}')`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    for (const p of [lo, hi]) {
+      if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`ports: ${p} is not a port from 1 to 65535 (in '${spec}')`);
+    }
+    if (hi < lo) throw new RangeError(`ports: range ${part} runs backwards (in '${spec}')`);
+    for (let p = lo; p <= hi; p++) {
+      if (seen[p] === 0) {
+        seen[p] = 1;
+        ports.push(p);
+      }
+    }
+  }
+  return ports;
+}
