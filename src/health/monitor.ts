@@ -163,8 +163,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
    * Watches `socket` under `name` (replacing one of the same name) from the
    * next round on, until unregister(name), the socket closes, or stop().
    * Throws a TypeError for a socket that is destroyed or cannot be inspected.
+   * On a stopped monitor it does nothing (nothing would ever unregister it).
    */
   register(name: string, socket: net.Socket | tls.TLSSocket, options?: ConnectionOptions): void {
+    if (this.#stopped) return;
     this.#registry.register(name, socket, options);
   }
 

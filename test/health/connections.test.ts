@@ -262,6 +262,9 @@ describe('monitor() with registered connections', () => {
     } finally {
       m.stop();
       expect(q.client.listenerCount('close')).toBe(0);
+      // A stopped monitor registers nothing (nothing would unregister it).
+      m.register('late', q.client);
+      expect(q.client.listenerCount('close')).toBe(0);
       await p.close();
       await q.close();
     }
