@@ -23,6 +23,7 @@ export type { HealthState, MonitorEvents, MonitorOptions, MonitorStatus, TargetS
 export { healthHandler } from './health/handler';
 export type { HealthHandler, HealthHandlerOptions, HealthReport } from './health/handler';
 export type { HealthTarget, PassThroughProbeOptions } from './health/targets';
+export type { ConnectionCheck, ConnectionOptions, ConnectionReason, HealthConnection } from './health/connections';
 export { describe } from './describe';
 export { explain } from './explain';
 export type { Diagnosis, ExplainOptions, Step, Verdict, CauseCode } from './explain';

@@ -1,12 +1,16 @@
 // healthHandler(): a (req, res) handler for node:http that answers a health
 // report (GET /) and Prometheus metrics (GET /metrics). It probes only the
 // targets given here, caches a round for `cacheMs`, and lets every request
-// that arrives meanwhile share the one round in flight.
+// that arrives meanwhile share the one round in flight. Connections the
+// application registers are inspected in every round too.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type * as PromClient from 'prom-client';
 import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions } from '../validate';
 import { checkSettings, runCheck, type CheckReport } from './check';
+import { ConnectionRegistry, type ConnectionCheck, type ConnectionOptions, type HealthConnection } from './connections';
 import { normalizeTargets, now, round3, type HealthTarget, type PassThroughProbeOptions } from './targets';
 
 export interface HealthHandlerOptions extends PassThroughProbeOptions {
@@ -18,6 +22,8 @@ export interface HealthHandlerOptions extends PassThroughProbeOptions {
   path?: string;
   /** Path of the Prometheus metrics. Default '/metrics'. */
   metricsPath?: string;
+  /** Connections the application holds, inspected every round (more with handler.register()). */
+  connections?: readonly HealthConnection[];
 }
 
 export interface HealthReport {
@@ -37,16 +43,25 @@ export interface HealthReport {
     address: string | null;
     elapsedMs: number;
   }>;
+  /** The registered connections, as inspected in this round. */
+  connections: ConnectionCheck[];
 }
 
 /** A request handler for node:http (and for Express, Fastify and Koa through their raw req/res). */
 export type HealthHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
   /** Rounds of probes run so far. */
   readonly rounds: number;
+  /** Watches `socket` under `name` (replacing one of the same name) until unregister(name) or until it closes. */
+  register(name: string, socket: net.Socket | tls.TLSSocket, options?: ConnectionOptions): void;
+  /** Stops watching `name`; false when nothing was registered under it. */
+  unregister(name: string): boolean;
 };
 
 interface Round {
   report: CheckReport;
+  connections: ConnectionCheck[];
+  /** Every target open and every connection healthy. */
+  ok: boolean;
   startedWall: number;
   finished: number;
 }
@@ -80,6 +95,8 @@ class Metrics {
   readonly rounds: PromClient.Counter;
   readonly lastRound: PromClient.Gauge;
   readonly requests: PromClient.Counter<'path' | 'code'>;
+  readonly connHealthy: PromClient.Gauge<'connection'>;
+  readonly connGauges: ReadonlyArray<readonly [PromClient.Gauge<'connection'>, (c: ConnectionCheck) => number | undefined]>;
 
   constructor() {
     const p = prom();
@@ -97,6 +114,20 @@ class Metrics {
     this.rounds = new p.Counter({ name: 'sockprobe_probe_rounds_total', help: 'Rounds of probes run by this handler', registers });
     this.lastRound = new p.Gauge({ name: 'sockprobe_probe_last_round_timestamp_seconds', help: 'When the last round of probes started, seconds since the epoch', registers });
     this.requests = new p.Counter({ name: 'sockprobe_health_requests_total', help: 'Requests answered by the health handler, by path (health, metrics, other) and HTTP status code', labelNames: ['path', 'code'], registers });
+    const conn = (name: string, help: string): PromClient.Gauge<'connection'> => gauge(name, help, ['connection']);
+    this.connHealthy = conn('sockprobe_connection_healthy', 'Whether the registered connection is healthy (1) or not (0): see the JSON report for the reason');
+    const us = (v: number | undefined): number | undefined => (v === undefined ? undefined : v / 1e6);
+    // Gauges, not counters: a name can be registered again with a new socket,
+    // whose kernel counters start again from zero.
+    this.connGauges = [
+      [conn('sockprobe_connection_rtt_seconds', 'Smoothed round-trip time of the registered connection (TCP_INFO)'), (c) => us(c.snapshot?.rttUs)],
+      [conn('sockprobe_connection_rtt_variance_seconds', 'Round-trip time variance of the registered connection (TCP_INFO)'), (c) => us(c.snapshot?.rttVarUs)],
+      [conn('sockprobe_connection_retransmits', 'Consecutive retransmission timeouts of the segment in flight (TCP_INFO; 0 on a healthy path)'), (c) => c.snapshot?.retransmits],
+      [conn('sockprobe_connection_total_retrans', "Segments retransmitted over the socket's life (TCP_INFO; a gauge: it restarts when a new socket is registered under the name)"), (c) => c.snapshot?.totalRetrans],
+      [conn('sockprobe_connection_send_queue_bytes', 'Bytes written and not yet acknowledged by the peer (SIOCOUTQ)'), (c) => c.snapshot?.sendQueue],
+      [conn('sockprobe_connection_recv_queue_bytes', 'Bytes received and not yet read by the application (SIOCINQ)'), (c) => c.snapshot?.recvQueue],
+      [conn('sockprobe_connection_snd_cwnd_segments', 'Congestion window of the registered connection, segments (TCP_INFO)'), (c) => c.snapshot?.sndCwnd],
+    ];
   }
 
   record(r: Round): void {
@@ -114,13 +145,25 @@ class Metrics {
       const retransmits = result.status === 'timeout' ? result.synRetransmits : result.status === 'dns-error' ? null : result.tcp?.synRetransmits;
       this.synRetransmits.set({ target }, retransmits ?? 0);
     }
+    // Only the connections registered now: a series goes when its connection does.
+    this.connHealthy.reset();
+    for (const [g] of this.connGauges) g.reset();
+    for (const c of r.connections) {
+      const labels = { connection: c.connection };
+      this.connHealthy.set(labels, c.ok ? 1 : 0);
+      // A value the socket or kernel does not give is no series, not a zero.
+      for (const [g, read] of this.connGauges) {
+        const v = read(c);
+        if (v !== undefined) g.set(labels, v);
+      }
+    }
   }
 }
 
 function report(r: Round): HealthReport {
   return {
-    status: r.report.ok ? 'healthy' : 'unhealthy',
-    ok: r.report.ok,
+    status: r.ok ? 'healthy' : 'unhealthy',
+    ok: r.ok,
     checkedAt: new Date(r.startedWall).toISOString(),
     durationMs: r.report.durationMs,
     ageMs: round3(Math.max(0, now() - r.finished)),
@@ -133,6 +176,7 @@ function report(r: Round): HealthReport {
       address: result.address,
       elapsedMs: result.elapsedMs,
     })),
+    connections: r.connections,
   };
 }
 
@@ -154,15 +198,19 @@ function send(res: ServerResponse, code: number, type: string, body: string, hea
  * other methods 405. Nothing in a request chooses what is probed.
  */
 export function healthHandler(targets: HealthTarget | readonly HealthTarget[], options?: HealthHandlerOptions): HealthHandler {
-  const list = normalizeTargets(targets);
+  const list = normalizeTargets(targets, true);
   const o = checkOptions(options);
   const s = checkSettings({ ...o, signal: undefined }, 1000);
   const cacheMs = checkNonNegativeMs(o.cacheMs === undefined ? 1000 : o.cacheMs, 'cacheMs');
   const healthPath = checkPath(o.path, 'path', '/');
   const metricsPath = checkPath(o.metricsPath, 'metricsPath', '/metrics');
   if (healthPath === metricsPath) throw new RangeError(`path and metricsPath must differ, both are '${healthPath}'`);
-  const metrics = new Metrics();
   let cached: Round | undefined;
+  // A new or removed connection shows in the next answer, not after the cache time.
+  const registry = new ConnectionRegistry(o.connections, () => {
+    cached = undefined;
+  });
+  const metrics = new Metrics();
   let inFlight: Promise<Round> | undefined;
   let rounds = 0;
 
@@ -171,9 +219,11 @@ export function healthHandler(targets: HealthTarget | readonly HealthTarget[], o
     if (inFlight === undefined) {
       const startedWall = Date.now();
       rounds++;
+      // Read at the round's start, synchronously: a socket cannot close between being listed and being read.
+      const connections = registry.inspectAll();
       inFlight = runCheck(list, s)
         .then((r): Round => {
-          const round: Round = { report: r, startedWall, finished: now() };
+          const round: Round = { report: r, connections, ok: r.ok && connections.every((c) => c.ok), startedWall, finished: now() };
           metrics.record(round);
           cached = round;
           return round;
@@ -201,7 +251,7 @@ export function healthHandler(targets: HealthTarget | readonly HealthTarget[], o
     } else {
       const round = await current();
       if (which === 'health') {
-        code = round.report.ok ? 200 : 503;
+        code = round.ok ? 200 : 503;
         send(res, code, 'application/json; charset=utf-8', JSON.stringify(report(round)), head);
       } else {
         code = 200;
@@ -225,5 +275,8 @@ export function healthHandler(targets: HealthTarget | readonly HealthTarget[], o
     });
   };
   Object.defineProperty(handler, 'rounds', { get: () => rounds, enumerable: true });
-  return handler as HealthHandler;
+  const h = handler as HealthHandler;
+  h.register = (name, socket, opts) => registry.register(name, socket, opts);
+  h.unregister = (name) => registry.unregister(name);
+  return h;
 }

@@ -2,9 +2,12 @@
 // timeout, failure/success thresholds) and Docker's start period. Timers are
 // unref'd: a monitor never keeps a process alive on its own.
 import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions, checkSignal, MAX_TIMEOUT_MS } from '../validate';
 import { checkSettings, runCheck, type CheckSettings } from './check';
+import { ConnectionRegistry, type ConnectionCheck, type ConnectionOptions, type HealthConnection } from './connections';
 import { checkInteger, checkNumber, normalizeTargets, now, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
 
 export type HealthState = 'starting' | 'healthy' | 'unhealthy';
@@ -24,6 +27,8 @@ export interface MonitorOptions extends PassThroughProbeOptions {
   historySize?: number;
   /** Aborting stops the monitor, as stop() does. */
   signal?: AbortSignal;
+  /** Connections the application holds, inspected every round (more with monitor.register()). */
+  connections?: readonly HealthConnection[];
 }
 
 export interface TargetStatus {
@@ -39,9 +44,14 @@ export interface TargetStatus {
 }
 
 export interface MonitorStatus {
-  /** healthy when every target is, unhealthy when any is, otherwise starting. */
+  /**
+   * healthy when every target is and every registered connection was in the
+   * last round; unhealthy when any target is or any connection was; otherwise starting.
+   */
   state: HealthState;
   targets: TargetStatus[];
+  /** The registered connections as the last round inspected them (empty before the first round). */
+  connections: ConnectionCheck[];
   rounds: number;
 }
 
@@ -106,8 +116,8 @@ interface Entry {
   since: number;
 }
 
-function aggregate(entries: readonly Entry[]): HealthState {
-  if (entries.some((e) => e.state === 'unhealthy')) return 'unhealthy';
+function aggregate(entries: readonly Entry[], connections: readonly ConnectionCheck[]): HealthState {
+  if (entries.some((e) => e.state === 'unhealthy') || connections.some((c) => !c.ok)) return 'unhealthy';
   if (entries.every((e) => e.state === 'healthy')) return 'healthy';
   return 'starting';
 }
@@ -125,12 +135,15 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   #stopped = false;
   #rounds = 0;
   #state: HealthState = 'starting';
+  readonly #registry: ConnectionRegistry;
+  #connections: ConnectionCheck[] = [];
 
   /** Use monitor(); the constructor validates and schedules the first round at once. */
   constructor(targets: HealthTarget | readonly HealthTarget[], options?: MonitorOptions) {
     super();
-    this.#targets = normalizeTargets(targets);
+    this.#targets = normalizeTargets(targets, true);
     const { signal, ...s } = settings(options);
+    this.#registry = new ConnectionRegistry((options as { connections?: unknown } | undefined)?.connections);
     this.#s = { ...s, check: { ...s.check, signal: this.#controller.signal } };
     const t = Date.now();
     this.#entries = this.#targets.map((x) => ({ name: x.name, state: 'starting', successes: 0, failures: 0, started: false, history: [], since: t }));
@@ -146,8 +159,24 @@ export class Monitor extends EventEmitter<MonitorEvents> {
 
   readonly #onAbort = (): void => this.stop();
 
+  /**
+   * Watches `socket` under `name` (replacing one of the same name) from the
+   * next round on, until unregister(name), the socket closes, or stop().
+   * Throws a TypeError for a socket that is destroyed or cannot be inspected.
+   * On a stopped monitor it does nothing (nothing would ever unregister it).
+   */
+  register(name: string, socket: net.Socket | tls.TLSSocket, options?: ConnectionOptions): void {
+    if (this.#stopped) return;
+    this.#registry.register(name, socket, options);
+  }
+
+  /** Stops watching `name`; false when nothing was registered under it. */
+  unregister(name: string): boolean {
+    return this.#registry.unregister(name);
+  }
+
   /** The settings in force, defaults filled in. */
-  get options(): Readonly<Required<Omit<MonitorOptions, 'signal' | keyof PassThroughProbeOptions>>> {
+  get options(): Readonly<Required<Omit<MonitorOptions, 'signal' | 'connections' | keyof PassThroughProbeOptions>>> {
     const s = this.#s;
     return {
       periodMs: s.periodMs,
@@ -171,6 +200,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return {
       state: this.#state,
       rounds: this.#rounds,
+      connections: [...this.#connections],
       targets: this.#entries.map((e) => ({
         target: e.name,
         state: e.state,
@@ -191,6 +221,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.#timer = undefined;
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#controller.abort();
+    this.#registry.clear();
     for (const push of this.#iterators) push(null);
     this.#iterators.clear();
     this.emit('stop');
@@ -209,14 +240,17 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.#running = true;
     const started = now();
     try {
+      // Read at the round's start, synchronously (a socket cannot close between being listed and being read).
+      const connections = this.#registry.inspectAll();
       const report = await runCheck(this.#targets, this.#s.check);
       if (this.#stopped) return;
       this.#rounds++;
+      this.#connections = connections;
       report.results.forEach((r, i) => this.#record(this.#entries[i] as Entry, r.result));
       // A listener may have called stop() from a 'transition' event.
       if (this.#stopped) return;
       const before = this.#state;
-      this.#state = aggregate(this.#entries);
+      this.#state = aggregate(this.#entries, this.#connections);
       if (before !== this.#state) this.emit('state', this.#state, before);
       this.emit('round', this.status());
     } catch (error) {

@@ -1,7 +1,9 @@
 // Targets and shared option checks for the health-check helpers (waitFor,
-// check, monitor, healthHandler). A target is an object: { host, port } or
+// check, monitor, healthHandler). A target is a string as parseTarget reads
+// it ('host:port', '[v6]:port', 'unix:/path') or an object: { host, port } or
 // { path }, with an optional `name` used as its label in reports and metrics.
 import type { ProbeOptions, ProbeTarget } from '../probe';
+import { formatTarget, parseTarget } from '../target';
 import {
   checkClose,
   checkFamily,
@@ -12,14 +14,18 @@ import {
   isObject,
 } from '../validate';
 
-/** A target to watch: host and port, or a Unix socket path; `name` labels it (default `host:port` or the path). */
-export type HealthTarget = ({ host: string; port: number } | { path: string }) & { name?: string };
+/**
+ * A target to watch: a string ('host:port', '[v6]:port', 'unix:/path', as
+ * parseTarget reads it), or host and port, or a Unix socket path; `name`
+ * labels it (default: formatTarget's `host:port`, `[v6]:port` or `unix:/path`).
+ */
+export type HealthTarget = string | (({ host: string; port: number } | { path: string }) & { name?: string });
 
 /** The probe options the health helpers pass through to every probe (timeouts and signals are theirs). */
 export type PassThroughProbeOptions = Pick<ProbeOptions, 'family' | 'localAddress' | 'close' | 'settle'>;
 
 export interface NormalTarget {
-  /** Label: the target's `name`, else `host:port` (`[v6]:port`), else the socket path. */
+  /** Label: the target's `name`, else formatTarget's `host:port`, `[v6]:port` or `unix:/path`. */
   name: string;
   target: ProbeTarget;
 }
@@ -33,7 +39,12 @@ function describe(value: unknown): string {
 }
 
 export function normalizeTarget(value: unknown, where = 'target'): NormalTarget {
-  if (!isObject(value)) throw new TypeError(`${where} must be an object { host, port } or { path }, got ${describe(value)}`);
+  if (typeof value === 'string') {
+    const target = parseTarget(value);
+    return { name: formatTarget(target), target };
+  }
+  if (!isObject(value))
+    throw new TypeError(`${where} must be a string ('host:port', '[v6]:port', 'unix:/path') or an object { host, port } or { path }, got ${describe(value)}`);
   let name: string | undefined;
   if (value.name !== undefined) {
     if (typeof value.name !== 'string') throw new TypeError(`${where}.name must be a string, got ${describe(value.name)}`);
@@ -44,21 +55,26 @@ export function normalizeTarget(value: unknown, where = 'target'): NormalTarget 
   if ('path' in value) {
     if ('host' in value || 'port' in value) throw new TypeError(`${where} must have either path or host and port, not both`);
     const path = checkUnixPath(value.path);
-    return { name: name ?? path, target: { path } };
+    const target = { path };
+    return { name: name ?? formatTarget(target), target };
   }
   const host = checkHost(value.host, `${where}.host`);
   const port = value.port;
   if (typeof port !== 'number') throw new TypeError(`${where}.port must be a number, got ${describe(port)}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new RangeError(`${where}.port must be an integer from 1 to 65535, got ${String(port)}`);
-  const label = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  return { name: name ?? label, target: { host, port } };
+  const target = { host, port };
+  return { name: name ?? formatTarget(target), target };
 }
 
-/** One target or a non-empty array of them; names must be unique (they label metrics). */
-export function normalizeTargets(value: unknown): NormalTarget[] {
+/**
+ * One target or an array of them (non-empty unless `allowEmpty`: monitor and
+ * healthHandler may watch only registered connections); names must be unique
+ * (they label metrics).
+ */
+export function normalizeTargets(value: unknown, allowEmpty = false): NormalTarget[] {
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new RangeError('targets must not be empty');
+  if (list.length === 0 && !allowEmpty) throw new RangeError('targets must not be empty');
   const out = list.map((t, i) => normalizeTarget(t, Array.isArray(value) ? `targets[${i}]` : 'target'));
   const seen = new Set<string>();
   for (const t of out) {

@@ -88,7 +88,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
- * Resolves with the open result once host:port (or { path }) accepts
+ * Resolves with the open result once host:port (or 'host:port', '[v6]:port',
+ * 'unix:/path', { host, port }, { path }) accepts
  * connections, and with `stableMs`, has kept accepting them for that long.
  * Rejects with a WaitTimeoutError at the deadline, an AbortError when the
  * signal aborts, TypeError / RangeError for bad arguments.
@@ -96,8 +97,11 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 export function waitFor(host: string, port: number, options?: WaitForOptions): Promise<ProbeResult>;
 export function waitFor(target: HealthTarget, options?: WaitForOptions): Promise<ProbeResult>;
 export async function waitFor(a: unknown, b?: unknown, c?: unknown): Promise<ProbeResult> {
-  const { target, name } = isObject(a) ? normalizeTarget(a) : normalizeTarget({ host: a, port: b });
-  const p = plan(isObject(a) ? b : c);
+  // One target (an object, or a string such as 'db:5432' followed by nothing
+  // or by options), else host and port.
+  const single = isObject(a) || (typeof a === 'string' && (b === undefined || isObject(b)));
+  const { target, name } = single ? normalizeTarget(a) : normalizeTarget({ host: a, port: b });
+  const p = plan(single ? b : c);
   if (p.signal?.aborted) throw abortError(p.signal);
   const started = now();
   const deadline = started + p.timeout;

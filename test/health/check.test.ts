@@ -50,7 +50,8 @@ describe('check()', () => {
     await expect(check([])).rejects.toBeInstanceOf(RangeError);
     await expect(check([{ host: '127.0.0.1', port: 1 }, { host: '127.0.0.1', port: 1 }])).rejects.toThrow(/unique/);
     await expect(check([{ host: '127.0.0.1', port: 70000 }])).rejects.toBeInstanceOf(RangeError);
-    await expect(check(['127.0.0.1:80' as unknown as { path: string }])).rejects.toBeInstanceOf(TypeError);
+    await expect(check([80 as unknown as { path: string }])).rejects.toBeInstanceOf(TypeError);
+    await expect(check(['127.0.0.1:0'])).rejects.toBeInstanceOf(RangeError);
     await expect(check({ path: '/x', host: 'a' } as unknown as { path: string })).rejects.toBeInstanceOf(TypeError);
     await expect(check({ path: '/x' }, { timeout: 0 })).rejects.toBeInstanceOf(RangeError);
     await expect(check({ path: '/x', name: '' })).rejects.toBeInstanceOf(RangeError);

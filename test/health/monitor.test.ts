@@ -203,7 +203,8 @@ describe('monitor()', () => {
     expect(() => monitor(t, { historySize: 0 })).toThrow(RangeError);
     expect(() => monitor(t, { periodMs: '10' as unknown as number })).toThrow(TypeError);
     expect(() => monitor(t, { signal: 'x' as unknown as AbortSignal })).toThrow(TypeError);
-    expect(() => monitor([], {})).toThrow(RangeError);
+    expect(() => monitor([80 as unknown as string], {})).toThrow(TypeError);
+    expect(() => monitor('127.0.0.1:0')).toThrow(RangeError);
   });
 });
 
