@@ -2,7 +2,7 @@
 // completion order as an async iterable. Built for scans: one native start per
 // target, no promise per probe on the numeric-address path, each name resolved
 // once per call, and every socket closed when the caller stops early or aborts.
-import { native, register, unregister, type RawFamily } from './binding';
+import { attach, native, release, reserve, start, unregister, type RawFamily, type RawOutcome } from './binding';
 import { classify, type AttemptTarget } from './classify';
 import { abortError } from './errors';
 import { lookup, probeValidHost, settings, type Lookup, type ProbeOptions, type ProbeTarget, type Settings } from './probe';
@@ -210,30 +210,30 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   private startDirect(p: Extract<Prepared, { kind: 'direct' }>): void {
     const t = p.target;
     const started = performance.now();
-    const done = (raw: Parameters<typeof classify>[0]): void => {
-      this.ids.delete(id);
-      this.inFlight--;
-      this.deliver(this.wrap(classify(raw, t), p, started));
-    };
-    const id = register(done);
+    const id = reserve();
     const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
     const s = this.s;
     let raw;
     try {
-      raw = native.start(id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
+      raw = start(id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
     } catch (error) {
-      unregister(id);
+      release(id);
       this.fail(error);
       return;
     }
-    if (raw === undefined) {
-      this.ids.add(id);
-      this.inFlight++;
-    } else {
-      unregister(id);
-      this.inFlight++;
-      done(raw);
+    if (raw !== undefined) {
+      // Ended at once (a refusal on loopback, usually): no handler, no closure.
+      release(id);
+      this.deliver(this.wrap(classify(raw, t), p, started));
+      return;
     }
+    this.ids.add(id);
+    this.inFlight++;
+    attach(id, (outcome: RawOutcome): void => {
+      this.ids.delete(id);
+      this.inFlight--;
+      this.deliver(this.wrap(classify(outcome, t), p, started));
+    });
   }
 
   private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>, started: number): ProbeManyResult {
