@@ -105,6 +105,9 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   private nextIndex = 0;
   private inFlight = 0;
   private filling = false;
+  private continuing = false;
+  /** Probes that ended inside start() during the current fillLoop(). */
+  private immediate = 0;
   /** Native ids of direct probes in flight. */
   private readonly ids = new Set<number>();
   /** Aborts name-resolving probes (which go through probe()'s own path). */
@@ -187,7 +190,16 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   }
 
   private fillLoop(): void {
+    // Probes that end inside start() (refusals on loopback) are delivered from
+    // within this loop, so it could run a whole scan without the event loop
+    // turning (no timers, no signals, no I/O) and buffer every result. After
+    // `concurrency` of them it goes on from setImmediate instead.
+    this.immediate = 0;
     while (!this.finished && !this.exhausted && this.inFlight < this.concurrency) {
+      if (this.immediate >= this.concurrency) {
+        this.later();
+        return;
+      }
       let step: IteratorResult<unknown>;
       let p: Prepared;
       try {
@@ -207,6 +219,16 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     }
   }
 
+  /** Continues fill() on the next turn of the event loop (once, however often asked). */
+  private later(): void {
+    if (this.continuing) return;
+    this.continuing = true;
+    setImmediate(() => {
+      this.continuing = false;
+      this.fill();
+    });
+  }
+
   private startDirect(p: Extract<Prepared, { kind: 'direct' }>): void {
     const t = p.target;
     const started = performance.now();
@@ -224,6 +246,7 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     if (raw !== undefined) {
       // Ended at once (a refusal on loopback, usually): no handler, no closure.
       release(id);
+      this.immediate++;
       this.deliver(this.wrap(classify(raw, t), p, started));
       return;
     }
