@@ -207,8 +207,9 @@ function runOne(t: AttemptTarget, s: Settings, host: string, started: number): P
     release(id);
     return Promise.resolve(fold(host, [classify(raw, t)], 0, started));
   }
+  // Read before the promise so the closures below keep neither `s` nor `raw`.
+  const signal = s.signal;
   return new Promise((resolve, reject) => {
-    const signal = s.signal;
     const onAbort =
       signal === undefined
         ? undefined
