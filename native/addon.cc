@@ -228,6 +228,42 @@ int StageCode(const char* stage) {
   return 0;
 }
 
+// Row of the record buffer that start() outcomes go to (startRecord()); the
+// rows before it are dispatch's.
+constexpr int kImmediateRow = kBatchRecords;
+
+// One outcome as a record row; `local` and `offender` index the strings array (-1: none).
+void FillRecord(double* r, uint32_t id, const Outcome& o, double local, double offender) {
+  r[kFId] = id;
+  r[kFErrno] = o.err;
+  r[kFStage] = StageCode(o.stage);
+  r[kFElapsedNs] = static_cast<double>(o.elapsedNs);
+  r[kFConnectNs] = static_cast<double>(o.connectNs);
+  r[kFSndbuf] = o.sndbuf;
+  r[kFRcvbuf] = o.rcvbuf;
+  r[kFLocalPort] = o.localPort;
+  r[kFLocalAddress] = local;
+  r[kFSettle] = static_cast<int>(o.settle);
+  r[kFSettleErrno] = o.settleErr;
+  r[kFIcmp] = o.icmp.present ? 1 : 0;
+  if (o.icmp.present) {
+    r[kFIcmpErrno] = o.icmp.err;
+    r[kFIcmpOrigin] = o.icmp.origin;
+    r[kFIcmpType] = o.icmp.type;
+    r[kFIcmpCode] = o.icmp.code;
+    r[kFIcmpInfo] = o.icmp.info;
+    r[kFIcmpOffender] = offender;
+  }
+  r[kFTcp] = o.tcp.valid ? 1 : 0;
+  if (o.tcp.valid) {
+    const TcpInfo& t = o.tcp;
+    const unsigned values[17] = {t.bytes,   t.state,  t.caState, t.retransmits, t.probes, t.backoff,
+                                 t.options, t.rto,    t.sndMss,  t.rcvMss,      t.unacked, t.lost,
+                                 t.retrans, t.rtt,    t.rttvar,  t.sndCwnd,     t.totalRetrans};
+    for (int k = 0; k < 17; k++) r[kFTcpFirst + k] = values[k];
+  }
+}
+
 class Addon;
 
 // A probe in flight. Its socket is registered in the environment's epoll set
@@ -271,7 +307,7 @@ class Addon {
     dispatch_ = Napi::Persistent(info[0].As<Napi::Function>());
     if (context_ == nullptr) context_ = new Napi::AsyncContext(env, "sockprobe");
     if (records_.IsEmpty()) {
-      Napi::Float64Array arr = Napi::Float64Array::New(env, static_cast<size_t>(kBatchRecords) * kRecordWidth);
+      Napi::Float64Array arr = Napi::Float64Array::New(env, static_cast<size_t>(kBatchRecords + 1) * kRecordWidth);
       records_ = Napi::Persistent(arr);
       recordData_ = arr.Data();
     }
@@ -286,7 +322,16 @@ class Addon {
   // start(id, family, address, port, localAddress, timeoutMs, flags, settleMs)
   // Returns undefined while the probe is in flight (its record comes through
   // dispatch later), or the outcome object when it ended at once.
-  Napi::Value Start(const Napi::CallbackInfo& info) {
+  Napi::Value Start(const Napi::CallbackInfo& info) { return StartImpl(info, false); }
+
+  // startRecord(...): start() with the same arguments, but an outcome known at
+  // once is written to the record buffer's last row (kImmediateRow, never used
+  // by a dispatch) and its row number returned, instead of an object built
+  // property by property through N-API. An outcome with strings (a local
+  // address, an ICMP offender) still comes back as an object.
+  Napi::Value StartRecord(const Napi::CallbackInfo& info) { return StartImpl(info, true); }
+
+  Napi::Value StartImpl(const Napi::CallbackInfo& info, bool toRecord) {
     Napi::Env env = info.Env();
     if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() ||
         !info[3].IsNumber() || !info[5].IsNumber() || !info[6].IsNumber() || !info[7].IsNumber() ||
@@ -325,7 +370,7 @@ class Addon {
     if (id >= kMaxId || Find(id) != nullptr) {
       out.err = id >= kMaxId ? ERANGE : EEXIST;
       out.stage = kStageSetup;
-      return OutcomeToJs(env, out);
+      return Result(env, out, id, toRecord);
     }
     Target target;
     int err = family < 0 ? EAFNOSUPPORT
@@ -334,7 +379,7 @@ class Addon {
     if (err != 0) {
       out.err = err;
       out.stage = kStageAddress;
-      return OutcomeToJs(env, out);
+      return Result(env, out, id, toRecord);
     }
     Target local;
     bool bindLocal = localLen > 0 && family != AF_UNIX;
@@ -344,20 +389,20 @@ class Addon {
       if (err != 0) {
         out.err = err;
         out.stage = kStageAddress;
-        return OutcomeToJs(env, out);
+        return Result(env, out, id, toRecord);
       }
     }
     err = EnsureWatch();
     if (err != 0) {
       out.err = err;
       out.stage = kStagePoll;
-      return OutcomeToJs(env, out);
+      return Result(env, out, id, toRecord);
     }
     int fd = OpenSocket(family, &err);
     if (fd < 0) {
       out.err = err;
       out.stage = kStageSocket;
-      return OutcomeToJs(env, out);
+      return Result(env, out, id, toRecord);
     }
     if (!(flags & kFlagNoRecvErr)) {
       // Failure path argued unreachable (handled anyway: FinishNow closes the fd
@@ -369,21 +414,33 @@ class Addon {
       // The "setsockopt" stage itself is exercised by the EEXIST case above
       // (test/reliability/faults.test.ts).
       err = EnableErrorQueue(fd, family);
-      if (err != 0) return FinishNow(env, fd, family, flags, startNs, err, kStageSetup);
+      if (err != 0) return FinishNow(env, fd, family, flags, startNs, err, kStageSetup, id, toRecord);
     }
     if (bindLocal && bind(fd, reinterpret_cast<sockaddr*>(&local.addr), local.len) != 0) {
-      return FinishNow(env, fd, family, flags, startNs, errno, kStageBind);
+      return FinishNow(env, fd, family, flags, startNs, errno, kStageBind, id, toRecord);
     }
     int rc;
     do {
       rc = connect(fd, reinterpret_cast<sockaddr*>(&target.addr), target.len);
     } while (rc != 0 && errno == EINTR);
     if (rc != 0 && errno != EINPROGRESS) {
-      return FinishNow(env, fd, family, flags, startNs, errno, kStageConnect);
+      return FinishNow(env, fd, family, flags, startNs, errno, kStageConnect, id, toRecord);
+    }
+    if (rc != 0) {
+      // The answer is often there already: on loopback (and through a veth
+      // into a namespace) the SYN and the peer's RST or ICMP error are
+      // processed inside connect() itself, which still says EINPROGRESS.
+      // One getsockopt here ends such a probe now, without an epoll
+      // registration, a loop iteration and a dispatch. Same facts, same stage
+      // as when OnSocket reads it; 0 (still in progress) goes on as before.
+      int soErr = 0;
+      socklen_t soLen = sizeof(soErr);
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soErr, &soLen) == 0 && soErr != 0)
+        return FinishNow(env, fd, family, flags, startNs, soErr, kStageSoError, id, toRecord);
     }
     if (rc == 0 && settle == 0) {
       // Connected at once (Unix sockets do this): nothing to wait for.
-      return FinishNow(env, fd, family, flags, startNs, 0, kStageConnected);
+      return FinishNow(env, fd, family, flags, startNs, 0, kStageConnected, id, toRecord);
     }
 
     Probe* p = new Probe();
@@ -410,7 +467,7 @@ class Addon {
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       err = errno;
       delete p;
-      return FinishNow(env, fd, family, flags, startNs, err, kStagePoll);
+      return FinishNow(env, fd, family, flags, startNs, err, kStagePoll, id, toRecord);
     }
     Insert(p);
     PushDeadline(p, startNs + (p->settling ? static_cast<uint64_t>(settle) : timeout) * 1000000ULL);
@@ -553,7 +610,7 @@ class Addon {
   }
 
   Napi::Value FinishNow(Napi::Env env, int fd, int family, uint32_t flags, uint64_t startNs, int err,
-                        const char* stage) {
+                        const char* stage, uint32_t id, bool toRecord) {
     Outcome out;
     out.err = err;
     out.stage = stage;
@@ -561,7 +618,17 @@ class Addon {
     Gather(fd, family, &out, nullptr);
     out.elapsedNs = uv_hrtime() - startNs;
     CloseFd(fd, flags, family);
-    return OutcomeToJs(env, out);
+    return Result(env, out, id, toRecord);
+  }
+
+  // An outcome known inside start(): an object (start()), or for
+  // startRecord() the immediate row of the record buffer when it has no strings.
+  Napi::Value Result(Napi::Env env, const Outcome& out, uint32_t id, bool toRecord) {
+    if (!toRecord || recordData_ == nullptr || !out.localAddress.empty() ||
+        (out.icmp.present && !out.icmp.offender.empty()))
+      return OutcomeToJs(env, out);
+    FillRecord(recordData_ + static_cast<size_t>(kImmediateRow) * kRecordWidth, id, out, -1, -1);
+    return Napi::Number::New(env, kImmediateRow);
   }
 
   // The epoll set has events: handle every ready socket in C++ first (no JS
@@ -778,36 +845,9 @@ class Addon {
     };
     for (size_t i = 0; i < count; i++) {
       const Finished& f = finished_[first + i];
-      const Outcome& o = f.out;
-      double* r = recordData_ + i * kRecordWidth;
-      r[kFId] = f.id;
-      r[kFErrno] = o.err;
-      r[kFStage] = StageCode(o.stage);
-      r[kFElapsedNs] = static_cast<double>(o.elapsedNs);
-      r[kFConnectNs] = static_cast<double>(o.connectNs);
-      r[kFSndbuf] = o.sndbuf;
-      r[kFRcvbuf] = o.rcvbuf;
-      r[kFLocalPort] = o.localPort;
-      r[kFLocalAddress] = addString(o.localAddress);
-      r[kFSettle] = static_cast<int>(o.settle);
-      r[kFSettleErrno] = o.settleErr;
-      r[kFIcmp] = o.icmp.present ? 1 : 0;
-      if (o.icmp.present) {
-        r[kFIcmpErrno] = o.icmp.err;
-        r[kFIcmpOrigin] = o.icmp.origin;
-        r[kFIcmpType] = o.icmp.type;
-        r[kFIcmpCode] = o.icmp.code;
-        r[kFIcmpInfo] = o.icmp.info;
-        r[kFIcmpOffender] = addString(o.icmp.offender);
-      }
-      r[kFTcp] = o.tcp.valid ? 1 : 0;
-      if (o.tcp.valid) {
-        const TcpInfo& t = o.tcp;
-        const unsigned values[17] = {t.bytes,   t.state,  t.caState, t.retransmits, t.probes, t.backoff,
-                                     t.options, t.rto,    t.sndMss,  t.rcvMss,      t.unacked, t.lost,
-                                     t.retrans, t.rtt,    t.rttvar,  t.sndCwnd,     t.totalRetrans};
-        for (int k = 0; k < 17; k++) r[kFTcpFirst + k] = values[k];
-      }
+      double local = addString(f.out.localAddress);
+      double offender = f.out.icmp.present ? addString(f.out.icmp.offender) : -1;
+      FillRecord(recordData_ + i * kRecordWidth, f.id, f.out, local, offender);
     }
     napi_value argv[2] = {Napi::Number::New(env, static_cast<double>(count)),
                           strings == nullptr ? env.Undefined() : strings};
@@ -884,6 +924,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<Addon>(new Addon(env));
   exports.Set("init", Napi::Function::New(env, Call<&Addon::Init>, "init"));
   exports.Set("start", Napi::Function::New(env, Call<&Addon::Start>, "start"));
+  exports.Set("startRecord", Napi::Function::New(env, Call<&Addon::StartRecord>, "startRecord"));
   exports.Set("cancel", Napi::Function::New(env, Call<&Addon::Cancel>, "cancel"));
   exports.Set("inFlight", Napi::Function::New(env, Call<&Addon::InFlight>, "inFlight"));
   sockprobe::RegisterInspect(env, exports);

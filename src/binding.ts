@@ -116,6 +116,18 @@ export const FLAG_NO_RECVERR = 2;
 /** Family argument of start(): 0 is a Unix domain socket path. */
 export type RawFamily = 0 | 4 | 6;
 
+/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags, settleMs. */
+export type StartArgs = [
+  id: number,
+  family: RawFamily,
+  address: string,
+  port: number,
+  localAddress: string | null,
+  timeoutMs: number,
+  flags: number,
+  settleMs: number,
+];
+
 export interface NativeBinding {
   /**
    * Registers the completion callback and returns the record buffer it reads:
@@ -124,16 +136,13 @@ export interface NativeBinding {
    */
   init(dispatch: (count: number, strings: string[] | undefined) => void): Float64Array;
   /** Returns the outcome when the probe ended at once, undefined while it is in flight. */
-  start(
-    id: number,
-    family: RawFamily,
-    address: string,
-    port: number,
-    localAddress: string | null,
-    timeoutMs: number,
-    flags: number,
-    settleMs: number,
-  ): RawOutcome | undefined;
+  start(...args: StartArgs): RawOutcome | undefined;
+  /**
+   * start() with the same arguments; an outcome known at once without strings
+   * is written to a row of the record buffer (beyond dispatch's rows) and that
+   * row's number returned, so no object is built through N-API.
+   */
+  startRecord?(...args: StartArgs): RawOutcome | number | undefined;
   /** Closes an in-flight probe at once; its dispatch never comes. */
   cancel(id: number): boolean;
   inFlight(): number;
@@ -146,9 +155,12 @@ export const RECORD_WIDTH = 36;
 const STAGES: readonly RawStage[] = ['socket', 'setsockopt', 'address', 'bind', 'connect', 'poll', 'so_error', 'errqueue', 'timeout', 'connected'];
 const SETTLES: readonly (RawSettle | undefined)[] = [undefined, 'quiet', 'data', 'fin', 'reset'];
 
+function str(strings: string[] | undefined, i: number): string {
+  return i < 0 || strings === undefined ? '' : strings[i] ?? '';
+}
+
 /** One record of the buffer as a RawOutcome (the shape start() returns for an immediate end). */
 function decode(r: Float64Array, o: number, strings: string[] | undefined): RawOutcome {
-  const str = (i: number): string => (i < 0 || strings === undefined ? '' : strings[i] ?? '');
   const out: RawOutcome = {
     errno: r[o + 1] as number,
     stage: STAGES[r[o + 2] as number] ?? 'poll',
@@ -156,7 +168,7 @@ function decode(r: Float64Array, o: number, strings: string[] | undefined): RawO
     connectNs: r[o + 4] as number,
     sndbuf: r[o + 5] as number,
     rcvbuf: r[o + 6] as number,
-    localAddress: str(r[o + 8] as number),
+    localAddress: str(strings, r[o + 8] as number),
     localPort: r[o + 7] as number,
   };
   if (r[o + 11] === 1) {
@@ -166,7 +178,7 @@ function decode(r: Float64Array, o: number, strings: string[] | undefined): RawO
       type: r[o + 14] as number,
       code: r[o + 15] as number,
       info: r[o + 16] as number,
-      offender: str(r[o + 17] as number),
+      offender: str(strings, r[o + 17] as number),
     };
   }
   if (r[o + 18] === 1) {
@@ -264,9 +276,11 @@ interface Router {
   readonly free: number[];
   readonly freeLater: number[];
   dispatching: boolean;
+  /** The record buffer init() returned. */
+  records: Float64Array;
 }
 
-const kRouter = Symbol.for('sockprobe.router.v2');
+const kRouter = Symbol.for('sockprobe.router.v3');
 
 export const native: NativeBinding = loaded.binding;
 
@@ -274,7 +288,7 @@ function router(): Router {
   const holder = native as NativeBinding & { [kRouter]?: Router };
   let r = holder[kRouter];
   if (r === undefined) {
-    const created: Router = { handlers: [undefined], free: [], freeLater: [], dispatching: false };
+    const created: Router = { handlers: [undefined], free: [], freeLater: [], dispatching: false, records: new Float64Array(0) };
     const records = native.init((count, strings) => {
       created.dispatching = true;
       try {
@@ -306,6 +320,7 @@ function router(): Router {
       // A binary built from an older addon.cc (a stale build/ or prebuild) with this JS.
       throw new Error('sockprobe: the native binary does not match this version of sockprobe (init() returned no record buffer); rebuild it with `npm rebuild sockprobe`');
     }
+    created.records = records;
     Object.defineProperty(holder, kRouter, { value: created });
     r = created;
   }
@@ -314,11 +329,42 @@ function router(): Router {
 
 const shared = router();
 
+const startRecord = native.startRecord;
+const records = shared.records;
+
+/**
+ * native.start(), with an immediate outcome read from the record buffer when
+ * the binary has startRecord() (one N-API object per outcome less).
+ */
+export const start: (...args: StartArgs) => RawOutcome | undefined = (id, family, address, port, localAddress, timeoutMs, flags, settleMs) => {
+  if (startRecord === undefined) return native.start(id, family, address, port, localAddress, timeoutMs, flags, settleMs);
+  const r = startRecord.call(native, id, family, address, port, localAddress, timeoutMs, flags, settleMs);
+  return typeof r === 'number' ? decode(records, r * RECORD_WIDTH, undefined) : r;
+};
+
 /** Reserves an id and registers the completion handler for it. */
 export function register(handler: Dispatch): number {
   const id = shared.free.pop() ?? shared.handlers.length;
   shared.handlers[id] = handler;
   return id;
+}
+
+/**
+ * Reserves an id without a handler, for a start() that may end at once: then
+ * release() it; while its probe is in flight, attach() the handler before any
+ * other code runs (a dispatch cannot come in between: it runs from the loop).
+ */
+export function reserve(): number {
+  return shared.free.pop() ?? shared.handlers.push(undefined) - 1;
+}
+
+export function attach(id: number, handler: Dispatch): void {
+  shared.handlers[id] = handler;
+}
+
+/** Gives back an id from reserve() whose probe never went in flight. */
+export function release(id: number): void {
+  (shared.dispatching ? shared.freeLater : shared.free).push(id);
 }
 
 /** Releases an id (after its probe ended or was cancelled). */

@@ -5,10 +5,16 @@ import type { RawOutcome, RawIcmp, RawTcpInfo } from './binding';
 import type {
   AddressResult,
   BlockedReason,
+  BlockedResult,
   Family,
   LocalErrorReason,
+  LocalErrorResult,
+  OpenResult,
+  RefusedResult,
   TcpDetail,
+  TimeoutResult,
   UnreachableReason,
+  UnreachableResult,
 } from './types';
 
 const errnoNames = new Map<number, string>();
@@ -125,51 +131,84 @@ function localReason(errno: number, stage: string): LocalErrorReason {
   return 'local-error';
 }
 
-/** The address-level result for one raw outcome. */
-export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult {
-  const isUnix = target.family === 'unix';
-  const base = {
+type Failed = Exclude<AddressResult, { status: 'open' }>;
+
+/**
+ * A failure result: the keys of `{ status, reason, code, errno, address,
+ * family, port, elapsedMs, ...(tcp ? { tcp } : {}) }` in that order, built as
+ * one literal and a store instead of object spreads (V8 copies each spread
+ * through a runtime call). Callers add their member's remaining keys
+ * (synRetransmits, from and icmp, stage) right after, in the union's order.
+ */
+function failed<R extends Failed>(
+  status: R['status'],
+  reason: R['reason'],
+  errno: number,
+  target: AttemptTarget,
+  elapsedMs: number,
+  tcp: TcpDetail | undefined,
+): R {
+  const r = {
+    status,
+    reason,
+    code: errnoName(errno),
+    errno,
     address: target.address,
     family: target.family,
     port: target.port,
-    elapsedMs: ms(raw.elapsedNs),
-  };
+    elapsedMs,
+  } as unknown as R;
+  if (tcp !== undefined) r.tcp = tcp;
+  return r;
+}
+
+/** The address-level result for one raw outcome. */
+export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult {
+  const isUnix = target.family === 'unix';
+  const elapsedMs = ms(raw.elapsedNs);
   const connected = raw.errno === 0 && raw.stage === 'connected';
   const tcp = isUnix ? undefined : tcpDetail(raw.tcp, connected);
-  const withTcp = tcp === undefined ? {} : { tcp };
 
   if (connected) {
     if (raw.settle === 'fin' || raw.settle === 'reset') {
       const errno = raw.settle === 'reset' ? (raw.settleErrno || E.ECONNRESET) : E.ECONNRESET;
-      return {
+      const r: RefusedResult = {
         status: 'refused',
         reason: raw.settle === 'reset' ? 'reset-after-accept' : 'closed-after-accept',
         code: raw.settle === 'reset' ? errnoName(errno) : 'EOF',
         errno: raw.settle === 'reset' ? errno : 0,
-        ...base,
-        ...withTcp,
+        address: target.address,
+        family: target.family,
+        port: target.port,
+        elapsedMs,
       };
+      if (tcp !== undefined) r.tcp = tcp;
+      return r;
     }
-    return {
+    const r: OpenResult = {
       status: 'open',
       reason: raw.settle === 'quiet' ? 'settled' : raw.settle === 'data' ? 'data' : isUnix ? 'accepted' : 'syn-ack',
       code: null,
       errno: null,
-      ...base,
+      address: target.address,
+      family: target.family,
+      port: target.port,
+      elapsedMs,
       connectMs: ms(raw.connectNs),
       sndbuf: raw.sndbuf,
       rcvbuf: raw.rcvbuf,
       local: { address: raw.localAddress, port: raw.localPort },
-      ...withTcp,
     };
+    if (tcp !== undefined) r.tcp = tcp;
+    return r;
   }
 
   const errno = raw.errno;
-  const code = errnoName(errno);
-  const failure = { code, errno, ...base, ...withTcp };
 
   if (raw.stage === 'timeout' || errno === E.ETIMEDOUT) {
-    return { status: 'timeout', reason: 'no-response', ...failure, synRetransmits: tcp ? tcp.synRetransmits : null };
+    const r = failed<TimeoutResult>('timeout', 'no-response', errno, target, elapsedMs, tcp);
+    r.synRetransmits = tcp ? tcp.synRetransmits : null;
+    return r;
   }
 
   // An ICMP message on the error queue is the most precise evidence there is:
@@ -177,56 +216,71 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
   if (raw.icmp !== undefined) {
     const verdict = icmpVerdict(raw.icmp);
     if (verdict !== null) {
-      const icmp = { type: raw.icmp.type, code: raw.icmp.code };
-      const from = raw.icmp.offender === '' ? {} : { from: raw.icmp.offender };
-      return verdict.status === 'blocked'
-        ? { status: 'blocked', reason: verdict.reason, ...failure, ...from, icmp }
-        : { status: 'unreachable', reason: verdict.reason, ...failure, ...from, icmp };
+      const r =
+        verdict.status === 'blocked'
+          ? failed<BlockedResult>('blocked', verdict.reason, errno, target, elapsedMs, tcp)
+          : failed<UnreachableResult>('unreachable', verdict.reason, errno, target, elapsedMs, tcp);
+      if (raw.icmp.offender !== '') r.from = raw.icmp.offender;
+      r.icmp = { type: raw.icmp.type, code: raw.icmp.code };
+      return r;
     }
   }
 
   if (raw.stage === 'connect' || raw.stage === 'so_error' || raw.stage === 'errqueue') {
     switch (errno) {
       case E.ECONNREFUSED:
-        return { status: 'refused', reason: isUnix ? 'conn-refused' : 'reset', ...failure };
+        return failed<RefusedResult>('refused', isUnix ? 'conn-refused' : 'reset', errno, target, elapsedMs, tcp);
       case E.ECONNRESET:
       case E.EPIPE:
         // The kernel gives ECONNREFUSED for an RST answering the SYN; ECONNRESET
         // (EPIPE after the peer's FIN) only once the handshake had completed:
         // the peer accepted, then reset before the probe first looked.
-        if (!isUnix) return { status: 'refused', reason: 'reset-after-accept', ...failure };
-        return { status: 'refused', reason: 'reset', ...failure };
+        if (!isUnix) return failed<RefusedResult>('refused', 'reset-after-accept', errno, target, elapsedMs, tcp);
+        return failed<RefusedResult>('refused', 'reset', errno, target, elapsedMs, tcp);
       case E.EAGAIN:
-        if (isUnix) return { status: 'refused', reason: 'backlog-full', ...failure };
+        if (isUnix) return failed<RefusedResult>('refused', 'backlog-full', errno, target, elapsedMs, tcp);
         break;
       case E.ENETUNREACH:
-        return { status: 'unreachable', reason: 'no-route', ...failure };
+        return failed<UnreachableResult>('unreachable', 'no-route', errno, target, elapsedMs, tcp);
       case E.EHOSTUNREACH:
-        return { status: 'unreachable', reason: 'host-unreach', ...failure };
+        return failed<UnreachableResult>('unreachable', 'host-unreach', errno, target, elapsedMs, tcp);
       case E.ENETDOWN:
-        return { status: 'unreachable', reason: 'net-unreach', ...failure };
+        return failed<UnreachableResult>('unreachable', 'net-unreach', errno, target, elapsedMs, tcp);
       case E.EACCES:
       case E.EPERM:
-        return { status: 'blocked', reason: 'perm-denied', ...failure };
+        return failed<BlockedResult>('blocked', 'perm-denied', errno, target, elapsedMs, tcp);
       case E.ENOENT:
-        if (isUnix) return { status: 'unreachable', reason: 'no-socket-file', ...failure };
+        if (isUnix) return failed<UnreachableResult>('unreachable', 'no-socket-file', errno, target, elapsedMs, tcp);
         break;
       case E.EINVAL:
         // connect() says EINVAL for a route of type blackhole.
-        if (!isUnix && raw.stage === 'connect') return { status: 'unreachable', reason: 'blackhole', ...failure };
+        if (!isUnix && raw.stage === 'connect') return failed<UnreachableResult>('unreachable', 'blackhole', errno, target, elapsedMs, tcp);
         break;
       case E.EPROTOTYPE:
-        return { status: 'local-error', reason: 'wrong-socket-type', ...failure, stage: raw.stage };
+        return localError('wrong-socket-type', errno, target, elapsedMs, tcp, raw.stage);
       case E.ENOTDIR:
       case E.ELOOP:
       case E.ENAMETOOLONG:
-        if (isUnix) return { status: 'local-error', reason: 'bad-path', ...failure, stage: raw.stage };
+        if (isUnix) return localError('bad-path', errno, target, elapsedMs, tcp, raw.stage);
         break;
       default:
         break;
     }
   }
-  return { status: 'local-error', reason: localReason(errno, raw.stage), ...failure, stage: raw.stage };
+  return localError(localReason(errno, raw.stage), errno, target, elapsedMs, tcp, raw.stage);
+}
+
+function localError(
+  reason: LocalErrorReason,
+  errno: number,
+  target: AttemptTarget,
+  elapsedMs: number,
+  tcp: TcpDetail | undefined,
+  stage: string,
+): LocalErrorResult {
+  const r = failed<LocalErrorResult>('local-error', reason, errno, target, elapsedMs, tcp);
+  r.stage = stage;
+  return r;
 }
 
 const rank: Record<AddressResult['status'], number> = {

@@ -3,7 +3,7 @@
 // target, no promise per probe on the numeric-address path, each name resolved
 // once per call, and every socket closed when the caller stops early or aborts.
 import { setMaxListeners } from 'node:events';
-import { native, register, unregister, type RawFamily } from './binding';
+import { attach, native, release, reserve, start, unregister, type RawFamily, type RawOutcome } from './binding';
 import { classify, type AttemptTarget } from './classify';
 import { abortError } from './errors';
 import { lookup, probeValidHost, settings, type Lookup, type ProbeOptions, type ProbeTarget, type Settings } from './probe';
@@ -109,6 +109,9 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   private nextIndex = 0;
   private inFlight = 0;
   private filling = false;
+  private continuing = false;
+  /** Probes that ended inside start() during the current fillLoop(). */
+  private immediate = 0;
   /** Native ids of direct probes in flight. */
   private readonly ids = new Set<number>();
   /** Aborts name-resolving probes (which go through probe()'s own path). */
@@ -193,7 +196,16 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   }
 
   private fillLoop(): void {
+    // Probes that end inside start() (refusals on loopback) are delivered from
+    // within this loop, so it could run a whole scan without the event loop
+    // turning (no timers, no signals, no I/O) and buffer every result. After
+    // `concurrency` of them it goes on from setImmediate instead.
+    this.immediate = 0;
     while (!this.finished && !this.exhausted && this.inFlight < this.concurrency) {
+      if (this.immediate >= this.concurrency) {
+        this.later();
+        return;
+      }
       let step: IteratorResult<unknown>;
       let p: Prepared;
       try {
@@ -213,33 +225,44 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     }
   }
 
+  /** Continues fill() on the next turn of the event loop (once, however often asked). */
+  private later(): void {
+    if (this.continuing) return;
+    this.continuing = true;
+    setImmediate(() => {
+      this.continuing = false;
+      this.fill();
+    });
+  }
+
   private startDirect(p: Extract<Prepared, { kind: 'direct' }>): void {
     const t = p.target;
     const started = performance.now();
-    const done = (raw: Parameters<typeof classify>[0]): void => {
-      this.ids.delete(id);
-      this.inFlight--;
-      this.deliver(this.wrap(classify(raw, t), p, started));
-    };
-    const id = register(done);
+    const id = reserve();
     const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
     const s = this.s;
     let raw;
     try {
-      raw = native.start(id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
+      raw = start(id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
     } catch (error) {
-      unregister(id);
+      release(id);
       this.fail(error);
       return;
     }
-    if (raw === undefined) {
-      this.ids.add(id);
-      this.inFlight++;
-    } else {
-      unregister(id);
-      this.inFlight++;
-      done(raw);
+    if (raw !== undefined) {
+      // Ended at once (a refusal on loopback, usually): no handler, no closure.
+      release(id);
+      this.immediate++;
+      this.deliver(this.wrap(classify(raw, t), p, started));
+      return;
     }
+    this.ids.add(id);
+    this.inFlight++;
+    attach(id, (outcome: RawOutcome): void => {
+      this.ids.delete(id);
+      this.inFlight--;
+      this.deliver(this.wrap(classify(outcome, t), p, started));
+    });
   }
 
   private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>, started: number): ProbeManyResult {

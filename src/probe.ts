@@ -1,7 +1,7 @@
 // probe(): validate, resolve, probe every address concurrently within one
 // deadline, and fold the attempts into one ProbeResult.
 import * as dns from 'node:dns';
-import { FLAG_GRACEFUL, native, register, unregister, type RawFamily, type RawOutcome } from './binding';
+import { FLAG_GRACEFUL, attach, native, register, release, reserve, start, unregister, type RawFamily, type RawOutcome } from './binding';
 import { classify, mostTelling, type AttemptTarget } from './classify';
 import { abortError } from './errors';
 import type { AddressResult, DnsErrorReason, DnsErrorResult, ProbeResult } from './types';
@@ -113,7 +113,7 @@ export function runAttempts(targets: readonly AttemptTarget[], s: Settings, time
       const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
       let raw;
       try {
-        raw = native.start(entry.id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, timeout, s.flags, s.settle);
+        raw = start(entry.id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, timeout, s.flags, s.settle);
       } catch (error) {
         unregister(entry.id);
         cancelAll();
@@ -190,13 +190,26 @@ export function fold(host: string, attempts: AddressResult[], dnsMs: number, sta
 
 /**
  * One attempt (a numeric address or a Unix path), without the general
- * machinery of runAttempts: one promise and two closures per probe, which is
- * what a probe in flight costs in memory, and fewer allocations per probe.
+ * machinery of runAttempts. An outcome known at once (start() returned it: on
+ * loopback, a refusal usually is) costs one settled promise and no closure; a
+ * probe in flight one promise and two closures, which is what it costs in memory.
  */
 function runOne(t: AttemptTarget, s: Settings, host: string, started: number): Promise<ProbeResult> {
+  const id = reserve();
+  let raw: RawOutcome | undefined;
+  try {
+    raw = start(id, t.family === 'unix' ? 0 : t.family, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
+  } catch (error) {
+    release(id);
+    return Promise.reject(error);
+  }
+  if (raw !== undefined) {
+    release(id);
+    return Promise.resolve(fold(host, [classify(raw, t)], 0, started));
+  }
+  // Read before the promise so the closures below keep neither `s` nor `raw`.
+  const signal = s.signal;
   return new Promise((resolve, reject) => {
-    const signal = s.signal;
-    let id = 0;
     const onAbort =
       signal === undefined
         ? undefined
@@ -205,24 +218,10 @@ function runOne(t: AttemptTarget, s: Settings, host: string, started: number): P
             unregister(id);
             reject(abortError(signal));
           };
-    const done = (raw: RawOutcome): void => {
+    attach(id, (outcome: RawOutcome): void => {
       if (onAbort !== undefined) (signal as AbortSignal).removeEventListener('abort', onAbort);
-      resolve(fold(host, [classify(raw, t)], 0, started));
-    };
-    id = register(done);
-    let raw: RawOutcome | undefined;
-    try {
-      raw = native.start(id, t.family === 'unix' ? 0 : t.family, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
-    } catch (error) {
-      unregister(id);
-      reject(error);
-      return;
-    }
-    if (raw !== undefined) {
-      unregister(id);
-      resolve(fold(host, [classify(raw, t)], 0, started));
-      return;
-    }
+      resolve(fold(host, [classify(outcome, t)], 0, started));
+    });
     if (onAbort !== undefined) (signal as AbortSignal).addEventListener('abort', onAbort, { once: true });
   });
 }

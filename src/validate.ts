@@ -100,8 +100,37 @@ export function checkOptions(value: unknown): Record<string, unknown> {
   return value;
 }
 
+/**
+ * True for exactly the strings net.isIP() calls IPv4: four decimal parts of
+ * 0-255 without leading zeros, separated by dots. A loop over the characters
+ * instead of split() and a regular expression: probe() asks this every call.
+ */
+function isDottedQuad(host: string): boolean {
+  const n = host.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let i = 0;
+  for (;;) {
+    const start = i;
+    let value = 0;
+    while (i < n) {
+      const c = host.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && host.charCodeAt(start) === 48)) return false;
+    parts++;
+    if (i === n) return parts === 4;
+    if (parts === 4 || host.charCodeAt(i) !== 46) return false;
+    i++;
+  }
+}
+
 /** IP literal family of a host string (zone ids allowed), or 0 for a name. */
 export function literalFamily(host: string): 0 | 4 | 6 {
+  if (isDottedQuad(host)) return 4;
   const [address = '', zone] = host.split('%', 2);
   const family = net.isIP(address);
   if (zone !== undefined && (family !== 6 || zone.length === 0)) return 0;
