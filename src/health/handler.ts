@@ -7,7 +7,7 @@ import type * as PromClient from 'prom-client';
 import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions } from '../validate';
 import { checkSettings, runCheck, type CheckReport } from './check';
-import { normalizeTargets, now, round3, type HealthTarget, type PassThroughProbeOptions } from './targets';
+import { checkTargetsAgainst, normalizeTargets, now, round3, type HealthTarget, type PassThroughProbeOptions } from './targets';
 
 export interface HealthHandlerOptions extends PassThroughProbeOptions {
   /** Timeout of each probe, ms. Default 1000 (Kubernetes' timeoutSeconds). */
@@ -157,6 +157,7 @@ export function healthHandler(targets: HealthTarget | readonly HealthTarget[], o
   const list = normalizeTargets(targets);
   const o = checkOptions(options);
   const s = checkSettings({ ...o, signal: undefined }, 1000);
+  checkTargetsAgainst(list, s.pass);
   const cacheMs = checkNonNegativeMs(o.cacheMs === undefined ? 1000 : o.cacheMs, 'cacheMs');
   const healthPath = checkPath(o.path, 'path', '/');
   const metricsPath = checkPath(o.metricsPath, 'metricsPath', '/metrics');

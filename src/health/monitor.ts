@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions, checkSignal, MAX_TIMEOUT_MS } from '../validate';
 import { checkSettings, runCheck, type CheckSettings } from './check';
-import { checkInteger, checkNumber, normalizeTargets, now, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
+import { checkInteger, checkTargetsAgainst, checkNumber, normalizeTargets, now, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
 
 export type HealthState = 'starting' | 'healthy' | 'unhealthy';
 
@@ -131,6 +131,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     super();
     this.#targets = normalizeTargets(targets);
     const { signal, ...s } = settings(options);
+    checkTargetsAgainst(this.#targets, s.check.pass);
     this.#s = { ...s, check: { ...s.check, signal: this.#controller.signal } };
     const t = Date.now();
     this.#entries = this.#targets.map((x) => ({ name: x.name, state: 'starting', successes: 0, failures: 0, started: false, history: [], since: t }));
