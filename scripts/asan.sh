@@ -24,6 +24,9 @@ if [ ! -e "$libasan" ]; then
 fi
 
 work=$(mktemp -d /tmp/sockprobe-asan.XXXXXX)
+# mktemp makes it 0700; the lab's Unix test probes as `nobody` with the copied lib/, which must be
+# reachable as in a normal checkout.
+chmod 755 "$work"
 cleanup() { [ "${KEEP_ASAN_DIR:-}" = 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
 logs="$work/reports"

@@ -101,31 +101,38 @@ function others(r: ProbeResult | AddressResult): string {
 /** The plain-English words for a result's reason, without the address: 'nothing listens on that port'. */
 export function reasonWords(result: ProbeResult | AddressResult): string {
   const r = result;
+  if (typeof r !== 'object' || r === null) throw new TypeError(`result must be a probe result object, got ${r === null ? 'null' : typeof r}`);
   switch (r.status) {
     case 'open':
-      return openWords[r.reason];
+      return words(openWords, r.reason);
     case 'refused':
-      return refusedWords[r.reason];
+      return words(refusedWords, r.reason);
     case 'blocked':
-      return blockedWords[r.reason];
+      return words(blockedWords, r.reason);
     case 'unreachable':
-      return unreachableWords[r.reason];
+      return words(unreachableWords, r.reason);
     case 'timeout':
       return 'nothing answered: dropped by a firewall, or a listener that is not accepting';
     case 'local-error':
-      return localWords[r.reason];
+      return words(localWords, r.reason);
     case 'dns-error':
-      return dnsWords[r.reason];
+      return words(dnsWords, r.reason);
     default:
       return assertNever(r, 'unknown probe status');
   }
 }
 
+/** The table's own entry: a reason from outside the union is a TypeError, never 'undefined' or Object.prototype's. */
+function words<R extends string>(table: Record<R, string>, reason: R): string {
+  if (typeof reason !== 'string' || !Object.hasOwn(table, reason)) throw new TypeError(`unknown reason: ${String(reason)}`);
+  return table[reason];
+}
+
 /** One line of plain English for a probe result or a single address's result. */
 export function describe(result: ProbeResult | AddressResult): string {
   const r = result;
+  const words = reasonWords(r); // first: it checks that `result` is a result at all
   const at = where(r);
-  const words = reasonWords(r);
   switch (r.status) {
     case 'open':
       return `${at} is open: ${words} in ${ms(r.connectMs)}${others(r)}`;

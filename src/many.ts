@@ -84,7 +84,8 @@ export function probeMany(
   let source: Iterator<unknown>;
   if (Array.isArray(targets)) {
     const list = targets as unknown[];
-    const prepared = list.map((t, i) => prepare(t, i, s));
+    // Array.from, not map: a hole in a sparse array is a bad target (TypeError), not a skipped slot.
+    const prepared = Array.from(list, (t, i) => prepare(t, i, s));
     source = prepared[Symbol.iterator]();
   } else {
     source = (targets as Iterable<unknown>)[Symbol.iterator]();
@@ -347,17 +348,35 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
 }
 
 /**
+ * Most targets expandTargets() builds (about 100 MB of objects): past it, a
+ * RangeError rather than running out of memory. Larger scans pass probeMany()
+ * a generator instead of an array.
+ */
+export const MAX_EXPANDED_TARGETS = 1_048_576;
+
+/**
  * Every host with every port: hosts in the order given, ports in the order
- * given for each. `ports` is a list or a parsePorts() spec.
+ * given for each. `ports` is a list or a parsePorts() spec. RangeError when
+ * that would be more than MAX_EXPANDED_TARGETS targets.
  */
 export function expandTargets(hosts: string | readonly string[], ports: string | readonly number[]): { host: string; port: number }[] {
-  const hostList = typeof hosts === 'string' ? [hosts] : hosts;
+  const hostList: readonly unknown[] = typeof hosts === 'string' ? [hosts] : hosts;
   if (!Array.isArray(hostList)) throw new TypeError(`hosts must be a string or an array of strings, got ${describe(hosts)}`);
-  const checkedHosts = hostList.map((h: unknown, i: number) => checkHost(h, `hosts[${i}]`));
-  let portList: readonly number[];
+  // Index loops, not map: a hole in a sparse array is checked (and refused) like any other entry.
+  let portList: number[];
   if (typeof ports === 'string') portList = parsePorts(ports);
-  else if (Array.isArray(ports)) portList = ports.map((p: unknown, i: number) => checkPort(p, `ports[${i}]`));
-  else throw new TypeError(`ports must be a string such as '1-1024,8080' or an array of numbers, got ${describe(ports)}`);
+  else if (Array.isArray(ports)) {
+    portList = [];
+    for (let i = 0; i < ports.length; i++) portList.push(checkPort(ports[i], `ports[${i}]`));
+  } else throw new TypeError(`ports must be a string such as '1-1024,8080' or an array of numbers, got ${describe(ports)}`);
+  const checkedHosts: string[] = [];
+  for (let i = 0; i < hostList.length; i++) {
+    checkedHosts.push(checkHost(hostList[i], `hosts[${i}]`));
+    if (checkedHosts.length * portList.length > MAX_EXPANDED_TARGETS)
+      throw new RangeError(
+        `${hostList.length} hosts x ${portList.length} ports is more than ${MAX_EXPANDED_TARGETS} targets: pass probeMany() a generator instead`,
+      );
+  }
   const out: { host: string; port: number }[] = [];
   for (const host of checkedHosts) for (const port of portList) out.push({ host, port });
   return out;

@@ -4,7 +4,7 @@
 // the same way.
 import * as net from 'node:net';
 import type { ProbeTarget } from './probe';
-import { checkHost, checkUnixPath } from './validate';
+import { checkHost, checkPort, checkUnixPath, isObject } from './validate';
 
 const UNIX_PREFIX = 'unix:';
 
@@ -46,10 +46,18 @@ export function parseTarget(text: string): ProbeTarget {
   return { host: checkHost(host), port: parsePort(text.slice(colon + 1), text) };
 }
 
-/** The inverse of parseTarget: `host:port`, `[v6]:port` or `unix:/path`. */
+/**
+ * The inverse of parseTarget: `host:port`, `[v6]:port` or `unix:/path`.
+ * Checks the target as probe() does (TypeError, RangeError) rather than
+ * formatting 'undefined:undefined' or doubling brackets.
+ */
 export function formatTarget(target: ProbeTarget): string {
-  if ('path' in target) return `${UNIX_PREFIX}${target.path}`;
-  return `${formatHost(target.host)}:${target.port}`;
+  if (!isObject(target)) throw new TypeError('target must be an object { host, port } or { path }');
+  if ('path' in target) {
+    if ('host' in target || 'port' in target) throw new TypeError('target must have either path or host and port, not both');
+    return `${UNIX_PREFIX}${checkUnixPath(target.path)}`;
+  }
+  return `${formatHost(checkHost(target.host))}:${checkPort(target.port)}`;
 }
 
 /** An IPv6 literal in brackets, anything else as is. */

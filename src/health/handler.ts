@@ -11,7 +11,7 @@ import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions } from '../validate';
 import { checkSettings, runCheck, type CheckReport } from './check';
 import { ConnectionRegistry, type ConnectionCheck, type ConnectionOptions, type HealthConnection } from './connections';
-import { normalizeTargets, now, round3, type HealthTarget, type PassThroughProbeOptions } from './targets';
+import { checkTargetsAgainst, normalizeTargets, now, round3, type HealthTarget, type PassThroughProbeOptions } from './targets';
 
 export interface HealthHandlerOptions extends PassThroughProbeOptions {
   /** Timeout of each probe, ms. Default 1000 (Kubernetes' timeoutSeconds). */
@@ -201,6 +201,7 @@ export function healthHandler(targets: HealthTarget | readonly HealthTarget[], o
   const list = normalizeTargets(targets, true);
   const o = checkOptions(options);
   const s = checkSettings({ ...o, signal: undefined }, 1000);
+  checkTargetsAgainst(list, s.pass);
   const cacheMs = checkNonNegativeMs(o.cacheMs === undefined ? 1000 : o.cacheMs, 'cacheMs');
   const healthPath = checkPath(o.path, 'path', '/');
   const metricsPath = checkPath(o.metricsPath, 'metricsPath', '/metrics');

@@ -8,7 +8,7 @@ import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions, checkSignal, MAX_TIMEOUT_MS } from '../validate';
 import { checkSettings, runCheck, type CheckSettings } from './check';
 import { ConnectionRegistry, type ConnectionCheck, type ConnectionOptions, type HealthConnection } from './connections';
-import { checkInteger, checkNumber, normalizeTargets, now, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
+import { checkInteger, checkTargetsAgainst, checkNumber, normalizeTargets, now, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
 
 export type HealthState = 'starting' | 'healthy' | 'unhealthy';
 
@@ -144,6 +144,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     this.#targets = normalizeTargets(targets, true);
     const { signal, ...s } = settings(options);
     this.#registry = new ConnectionRegistry((options as { connections?: unknown } | undefined)?.connections);
+    checkTargetsAgainst(this.#targets, s.check.pass);
     this.#s = { ...s, check: { ...s.check, signal: this.#controller.signal } };
     const t = Date.now();
     this.#entries = this.#targets.map((x) => ({ name: x.name, state: 'starting', successes: 0, failures: 0, started: false, history: [], since: t }));

@@ -12,6 +12,7 @@ import {
   checkNonNegativeMs,
   checkUnixPath,
   isObject,
+  literalFamily,
 } from '../validate';
 
 /**
@@ -92,6 +93,31 @@ export function passThrough(o: Record<string, unknown>): PassThroughProbeOptions
   if (o.close !== undefined) out.close = checkClose(o.close);
   if (o.settle !== undefined) out.settle = checkNonNegativeMs(o.settle, 'settle');
   return out;
+}
+
+/**
+ * The checks probe() makes of each target against the pass-through options,
+ * made once at construction: a combination probe() refuses (family 4 with
+ * localAddress ::1, an IPv6 literal with family 4, a Unix socket with a
+ * family or localAddress) is then a RangeError from monitor() or
+ * healthHandler(), not a failure of every later round.
+ */
+export function checkTargetsAgainst(targets: readonly NormalTarget[], pass: PassThroughProbeOptions): void {
+  const family = pass.family ?? 0;
+  const local = pass.localAddress === undefined ? 0 : literalFamily(pass.localAddress);
+  if (local !== 0 && family !== 0 && local !== family)
+    throw new RangeError(`localAddress ${String(pass.localAddress)} is IPv${local} but family ${family} was asked for`);
+  const wanted = family !== 0 ? family : local;
+  for (const { name, target } of targets) {
+    if ('path' in target) {
+      if (pass.localAddress !== undefined) throw new RangeError(`${name}: localAddress does not apply to a Unix domain socket`);
+      if (family !== 0) throw new RangeError(`${name}: family does not apply to a Unix domain socket`);
+      continue;
+    }
+    const literal = literalFamily(target.host);
+    if (literal !== 0 && wanted !== 0 && literal !== wanted)
+      throw new RangeError(`${name}: ${target.host} is an IPv${literal} address but only IPv${wanted} was asked for`);
+  }
 }
 
 export function checkInteger(value: unknown, name: string, fallback: number, min: number, max: number): number {

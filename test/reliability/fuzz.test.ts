@@ -29,6 +29,10 @@ import {
   safeHostString,
   safeNativeAddress,
   withinMs,
+  buildSignal,
+  signalSpec,
+  type Built,
+  describeArgs,
 } from './support';
 
 jest.setTimeout(180_000);
@@ -106,74 +110,6 @@ const settleArb = fc.oneof(
 /** Mostly well-formed, sometimes not: so that most calls get past validation and reach the socket. */
 function mostly<T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
   return fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: bad });
-}
-
-/** A signal in every state, built fresh for each run (a signal cannot be un-aborted). */
-type SignalSpec =
-  | { kind: 'none' }
-  | { kind: 'pre-aborted'; reason: unknown }
-  | { kind: 'never' }
-  | { kind: 'abort-later'; ms: number; reason: unknown }
-  | { kind: 'abort-sync' }
-  | { kind: 'timeout'; ms: number }
-  | { kind: 'any'; ms: number }
-  | { kind: 'not-a-signal'; value: unknown };
-
-const signalSpec: fc.Arbitrary<SignalSpec> = fc.oneof(
-  fc.constant<SignalSpec>({ kind: 'none' }),
-  anyValue.map<SignalSpec>((reason) => ({ kind: 'pre-aborted', reason })),
-  fc.constant<SignalSpec>({ kind: 'never' }),
-  fc.record({ ms: fc.integer({ min: 0, max: 20 }), reason: anyValue }).map<SignalSpec>((r) => ({ kind: 'abort-later', ...r })),
-  fc.constant<SignalSpec>({ kind: 'abort-sync' }),
-  fc.integer({ min: 0, max: 20 }).map<SignalSpec>((ms) => ({ kind: 'timeout', ms })),
-  fc.integer({ min: 0, max: 20 }).map<SignalSpec>((ms) => ({ kind: 'any', ms })),
-  fc
-    .oneof(anyValue, fc.constantFrom<unknown>({ aborted: true }, new EventTarget(), new AbortController()))
-    .map<SignalSpec>((value) => ({ kind: 'not-a-signal', value })),
-);
-
-interface Built {
-  signal: unknown;
-  /** Runs right after probe() was called (abort-sync). */
-  after(): void;
-  dispose(): void;
-  mayAbort: boolean;
-}
-
-function buildSignal(spec: SignalSpec): Built {
-  const nothing = (): void => undefined;
-  switch (spec.kind) {
-    case 'none':
-      return { signal: undefined, after: nothing, dispose: nothing, mayAbort: false };
-    case 'pre-aborted':
-      return { signal: AbortSignal.abort(spec.reason), after: nothing, dispose: nothing, mayAbort: true };
-    case 'never':
-      return { signal: new AbortController().signal, after: nothing, dispose: nothing, mayAbort: false };
-    case 'abort-later': {
-      const ac = new AbortController();
-      const t = setTimeout(() => ac.abort(spec.reason), spec.ms);
-      return { signal: ac.signal, after: nothing, dispose: () => clearTimeout(t), mayAbort: true };
-    }
-    case 'abort-sync': {
-      const ac = new AbortController();
-      return { signal: ac.signal, after: () => ac.abort(), dispose: nothing, mayAbort: true };
-    }
-    case 'timeout':
-      return { signal: AbortSignal.timeout(spec.ms), after: nothing, dispose: nothing, mayAbort: true };
-    case 'any':
-      return {
-        signal: AbortSignal.any([new AbortController().signal, AbortSignal.timeout(spec.ms)]),
-        after: nothing,
-        dispose: nothing,
-        mayAbort: true,
-      };
-    case 'not-a-signal':
-      return { signal: spec.value, after: nothing, dispose: nothing, mayAbort: false };
-    default: {
-      const never: never = spec;
-      throw new Error(`unknown signal spec ${JSON.stringify(never)}`);
-    }
-  }
 }
 
 const SIGNAL = Symbol('signal slot');
@@ -359,18 +295,6 @@ describe('property: every public function settles with a union member or an allo
   });
 });
 
-function describeArgs(args: unknown[]): string {
-  return args
-    .map((a) => {
-      try {
-        const s = typeof a === 'string' ? JSON.stringify(a) : typeof a === 'bigint' ? `${a}n` : typeof a === 'symbol' ? a.toString() : JSON.stringify(a) ?? String(a);
-        return s.length > 200 ? `${s.slice(0, 200)}...` : s;
-      } catch {
-        return Object.prototype.toString.call(a);
-      }
-    })
-    .join(', ');
-}
 
 // ---------------------------------------------------------------------------
 // The native layer on its own: arbitrary values of every type in every slot of

@@ -161,6 +161,78 @@ export const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 // ---------------------------------------------------------------------------
+// Signals in every state, shared by the property suites.
+// ---------------------------------------------------------------------------
+
+/** A signal in every state, built fresh for each run (a signal cannot be un-aborted). */
+export type SignalSpec =
+  | { kind: 'none' }
+  | { kind: 'pre-aborted'; reason: unknown }
+  | { kind: 'never' }
+  | { kind: 'abort-later'; ms: number; reason: unknown }
+  | { kind: 'abort-sync' }
+  | { kind: 'timeout'; ms: number }
+  | { kind: 'any'; ms: number }
+  | { kind: 'not-a-signal'; value: unknown };
+
+export const signalSpec: fc.Arbitrary<SignalSpec> = fc.oneof(
+  fc.constant<SignalSpec>({ kind: 'none' }),
+  anyValue.map<SignalSpec>((reason) => ({ kind: 'pre-aborted', reason })),
+  fc.constant<SignalSpec>({ kind: 'never' }),
+  fc.record({ ms: fc.integer({ min: 0, max: 20 }), reason: anyValue }).map<SignalSpec>((r) => ({ kind: 'abort-later', ...r })),
+  fc.constant<SignalSpec>({ kind: 'abort-sync' }),
+  fc.integer({ min: 0, max: 20 }).map<SignalSpec>((ms) => ({ kind: 'timeout', ms })),
+  fc.integer({ min: 0, max: 20 }).map<SignalSpec>((ms) => ({ kind: 'any', ms })),
+  fc
+    .oneof(anyValue, fc.constantFrom<unknown>({ aborted: true }, new EventTarget(), new AbortController()))
+    .map<SignalSpec>((value) => ({ kind: 'not-a-signal', value })),
+);
+
+export interface Built {
+  signal: unknown;
+  /** Runs right after the function under test was called (abort-sync). */
+  after(): void;
+  dispose(): void;
+  mayAbort: boolean;
+}
+
+export function buildSignal(spec: SignalSpec): Built {
+  const nothing = (): void => undefined;
+  switch (spec.kind) {
+    case 'none':
+      return { signal: undefined, after: nothing, dispose: nothing, mayAbort: false };
+    case 'pre-aborted':
+      return { signal: AbortSignal.abort(spec.reason), after: nothing, dispose: nothing, mayAbort: true };
+    case 'never':
+      return { signal: new AbortController().signal, after: nothing, dispose: nothing, mayAbort: false };
+    case 'abort-later': {
+      const ac = new AbortController();
+      const t = setTimeout(() => ac.abort(spec.reason), spec.ms);
+      return { signal: ac.signal, after: nothing, dispose: () => clearTimeout(t), mayAbort: true };
+    }
+    case 'abort-sync': {
+      const ac = new AbortController();
+      return { signal: ac.signal, after: () => ac.abort(), dispose: nothing, mayAbort: true };
+    }
+    case 'timeout':
+      return { signal: AbortSignal.timeout(spec.ms), after: nothing, dispose: nothing, mayAbort: true };
+    case 'any':
+      return {
+        signal: AbortSignal.any([new AbortController().signal, AbortSignal.timeout(spec.ms)]),
+        after: nothing,
+        dispose: nothing,
+        mayAbort: true,
+      };
+    case 'not-a-signal':
+      return { signal: spec.value, after: nothing, dispose: nothing, mayAbort: false };
+    default: {
+      const never: never = spec;
+      throw new Error(`unknown signal spec ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Result checks.
 // ---------------------------------------------------------------------------
 
@@ -322,4 +394,61 @@ export function safeNativeAddress(s: string): string {
   const family = net.isIP(address);
   if (family !== 0 && loopback.check(address, family === 4 ? 'ipv4' : 'ipv6')) return s;
   return `x${s}`;
+}
+
+/** Generated arguments as one line for a failure message (long values cut). */
+export function describeArgs(args: unknown[]): string {
+  return args
+    .map((a) => {
+      try {
+        const s = typeof a === 'string' ? JSON.stringify(a) : typeof a === 'bigint' ? `${a}n` : typeof a === 'symbol' ? a.toString() : JSON.stringify(a) ?? String(a);
+        return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+      } catch {
+        return Object.prototype.toString.call(a);
+      }
+    })
+    .join(', ');
+}
+
+/**
+ * A generated target object made safe: a string host goes through safeHost(),
+ * and an absolute Unix socket path outside `dir` is moved under it, so no
+ * generated value connects to a socket of the machine's own services.
+ */
+export function safeTarget(value: unknown, dir: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  if (typeof copy.host === 'string') copy.host = safeHost(copy.host);
+  if (typeof copy.path === 'string') copy.path = safePath(copy.path, dir);
+  return copy;
+}
+
+/** An absolute path outside `dir` (and any path with '..') is put under `dir`; relative paths stay (cwd holds no sockets). */
+export function safePath(p: string, dir: string): string {
+  if (p.includes('..') || (p.startsWith('/') && !p.startsWith(`${dir}/`))) return path.join(dir, 'elsewhere', p.replaceAll('..', '__'));
+  return p;
+}
+
+/**
+ * A target string ('host:port', '[v6]:port', 'unix:/path') made safe the same
+ * way: parsed as parseTarget() parses it; a host that safeHost() changes, or a
+ * path that safePath() moves, is replaced. Strings parseTarget() refuses stay
+ * as they are (every consumer refuses them the same way).
+ */
+export function safeTargetString(s: string, dir: string, parse: (text: string) => unknown): string {
+  let t: unknown;
+  try {
+    t = parse(s);
+  } catch {
+    return s;
+  }
+  const r = t as { host?: string; port?: number; path?: string };
+  if (r.path !== undefined) {
+    const p = safePath(r.path, dir);
+    return p === r.path ? s : `unix:${p}`;
+  }
+  const host = r.host as string;
+  const safe = safeHost(host);
+  if (safe === host) return s;
+  return `${safe.includes(':') ? `[${safe}]` : safe}:${String(r.port)}`;
 }
