@@ -4,7 +4,9 @@
 //    the real `prepack` runs (tsc + prebuildify) without touching this checkout's build/ or lib/
 //    while other test files use them.
 // 2. Checks the tarball's file list.
-// 3. Installs the tarball into fresh temp projects, offline from npm's cache, with no compiler
+// 3. Installs the tarball into fresh temp projects, from npm's cache where it can (--prefer-offline:
+//    npm 11 builds a lockfile-less install from full packuments, which `npm ci` never fetches, so a
+//    fresh machine's cache lacks them and a strict --offline install fails there), with no compiler
 //    reachable (PATH holds only node and sh, CC/CXX=/bin/false) and no user config: once with
 //    npm's defaults (npm 11.19 runs an unreviewed dependency install script with a warning, so
 //    node-gyp-build runs and must find the prebuild without compiling) and once with install
@@ -116,7 +118,7 @@ async function freshConsumer(
     path.join(dir, 'package.json'),
     JSON.stringify({ name, version: '1.0.0', private: true, type }, null, 2),
   );
-  const args = ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'];
+  const args = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts'];
   if (scripts === 'blocked') args.push('--ignore-scripts');
   const install = await npmIn(dir, [...args, tarball], consumerEnv());
   expectOk(install, `npm install ${tarball} in ${dir}`);
