@@ -1,6 +1,8 @@
 // The limit sockprobe is measured against: a plain C prober doing the least a
-// correct TCP probe can do (non-blocking connect, epoll, SO_ERROR, close with
-// SO_LINGER {1,0} as sockprobe does), and a plain C listener that accepts and
+// correct TCP probe can do (non-blocking connect, epoll, SO_ERROR, close; as
+// sockprobe does, SO_LINGER {1,0} before closing a connection, so that it ends
+// with an RST and no TIME_WAIT, and none for a failed attempt, which the kernel
+// closes silently either way), and a plain C listener that accepts and
 // closes as fast as it can, for the "open" runs.
 //
 //   cprober probe ADDRS PORT N C [TIMEOUT_MS]  ADDRS: comma-separated IPv4
@@ -114,12 +116,12 @@ static int probe_main(int argc, char** argv) {
     while (inflight < c && started < n) {
       int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) die("socket");
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
       if (full) setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
       struct sockaddr_in* to = &addrs[started % naddrs];
       started++;
       int rc = connect(fd, (struct sockaddr*)to, sizeof(*to));
       if (rc == 0 || errno != EINPROGRESS) {
+        if (rc == 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         if (rc == 0) open++;
         else if (errno == ECONNREFUSED) refused++;
         else other++;
@@ -149,6 +151,7 @@ static int probe_main(int argc, char** argv) {
         socklen_t tlen = sizeof(ti);
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen);
       }
+      if (err == 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
       if (err == 0) open++;
       else if (err == ECONNREFUSED) refused++;
       else other++;

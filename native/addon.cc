@@ -73,6 +73,10 @@ struct Outcome {
   int localPort = 0;
   IcmpReport icmp;
   TcpInfo tcp;
+  // Failed inside start(), microseconds after its one SYN (or before sending
+  // any): TCP_INFO is not read, since it could only say what is known by
+  // construction (state CLOSE, nothing retransmitted, no RTT measured).
+  bool endedInStart = false;
   Settle settle = Settle::kNone;
   int settleErr = 0;
 };
@@ -111,10 +115,14 @@ int OpenSocket(int family, int* err) {
 }
 
 // Closes a probe's descriptor: RST (SO_LINGER {1,0}) unless a graceful FIN was
-// asked for, so the probing side keeps no TIME_WAIT entry.
-void CloseFd(int fd, uint32_t flags, int family) {
+// asked for, so the probing side keeps no TIME_WAIT entry. A socket whose
+// handshake never completed (`neverConnected`: failed, or still in SYN_SENT)
+// needs no linger: the kernel closes CLOSE and SYN_SENT sockets without a FIN,
+// an RST or a TIME_WAIT either way (tcp_close(): tcp_close_state() maps both to
+// CLOSE, and tcp_need_reset() is false for them), so that setsockopt is saved.
+void CloseFd(int fd, uint32_t flags, int family, bool neverConnected) {
   if (fd < 0) return;
-  if (!(flags & kFlagGraceful) && family != AF_UNIX) {
+  if (!(flags & kFlagGraceful) && family != AF_UNIX && !neverConnected) {
     // Failure ignored on purpose: it can only fail the way the setsockopt in
     // Start can (unreachable), and the worst case is a FIN and a TIME_WAIT.
     linger lg = {1, 0};
@@ -147,7 +155,11 @@ void Gather(int fd, int family, Outcome* out, const TcpInfo* tcpRead) {
     // Order matters: SO_ERROR was read before this, and reading the queue
     // resets sk_err to the next queued error.
     if (!connected) out->icmp = ReadErrorQueue(fd);
-    out->tcp = tcpRead != nullptr ? *tcpRead : ReadTcpInfo(fd);
+    if (tcpRead != nullptr) {
+      out->tcp = *tcpRead;
+    } else if (!out->endedInStart) {
+      out->tcp = ReadTcpInfo(fd);
+    }
   }
 }
 
@@ -196,6 +208,7 @@ Napi::Object OutcomeToJs(Napi::Env env, const Outcome& o) {
     SetNumber(env, t, "totalRetrans", o.tcp.totalRetrans);
     r.Set("tcp", t);
   }
+  if (o.endedInStart) r.Set("endedInStart", Napi::Boolean::New(env, true));
   if (o.settle != Settle::kNone) {
     static const char* const names[] = {"none", "quiet", "data", "fin", "reset"};
     r.Set("settle", Napi::String::New(env, names[static_cast<int>(o.settle)]));
@@ -254,7 +267,8 @@ void FillRecord(double* r, uint32_t id, const Outcome& o, double local, double o
     r[kFIcmpInfo] = o.icmp.info;
     r[kFIcmpOffender] = offender;
   }
-  r[kFTcp] = o.tcp.valid ? 1 : 0;
+  // 1: TCP_INFO follows; 2: none read, the probe ended inside start().
+  r[kFTcp] = o.tcp.valid ? 1 : o.endedInStart ? 2 : 0;
   if (o.tcp.valid) {
     const TcpInfo& t = o.tcp;
     const unsigned values[17] = {t.bytes,   t.state,  t.caState, t.retransmits, t.probes, t.backoff,
@@ -333,9 +347,34 @@ class Addon {
 
   Napi::Value StartImpl(const Napi::CallbackInfo& info, bool toRecord) {
     Napi::Env env = info.Env();
-    if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() ||
-        !info[3].IsNumber() || !info[5].IsNumber() || !info[6].IsNumber() || !info[7].IsNumber() ||
-        !(info[4].IsString() || info[4].IsNull() || info[4].IsUndefined())) {
+    // Each argument is read by the N-API call that converts it, whose status
+    // also says whether it had the right type (napi_number_expected,
+    // napi_string_expected): one call per argument instead of a type check
+    // and then a read. Addresses are short: read into stack buffers.
+    napi_env e = env;
+    uint32_t id = 0;
+    int32_t familyArg = 0;
+    int32_t port = 0;
+    uint32_t flags = 0;
+    double timeoutMs = 0;
+    double settleMs = 0;
+    char address[512];
+    size_t addressLen = 0;
+    char localAddress[128];
+    size_t localLen = 0;
+    localAddress[0] = '\0';
+    napi_valuetype localType = napi_undefined;
+    bool ok = info.Length() >= 8 && napi_get_value_uint32(e, info[0], &id) == napi_ok &&
+              napi_get_value_int32(e, info[1], &familyArg) == napi_ok &&
+              napi_get_value_string_utf8(e, info[2], address, sizeof(address), &addressLen) == napi_ok &&
+              napi_get_value_int32(e, info[3], &port) == napi_ok && napi_typeof(e, info[4], &localType) == napi_ok &&
+              (localType == napi_null || localType == napi_undefined ||
+               (localType == napi_string &&
+                napi_get_value_string_utf8(e, info[4], localAddress, sizeof(localAddress), &localLen) == napi_ok)) &&
+              napi_get_value_double(e, info[5], &timeoutMs) == napi_ok &&
+              napi_get_value_uint32(e, info[6], &flags) == napi_ok &&
+              napi_get_value_double(e, info[7], &settleMs) == napi_ok;
+    if (!ok) {
       Napi::TypeError::New(env, "sockprobe native: start() got arguments of the wrong types")
           .ThrowAsJavaScriptException();
       return env.Undefined();
@@ -344,20 +383,6 @@ class Addon {
       Napi::Error::New(env, "sockprobe native: init() has not been called").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-    int familyArg = info[1].As<Napi::Number>().Int32Value();
-    // Addresses are short: read them into a stack buffer, no allocation.
-    char address[512];
-    size_t addressLen = 0;
-    napi_get_value_string_utf8(env, info[2], address, sizeof(address), &addressLen);
-    int port = info[3].As<Napi::Number>().Int32Value();
-    char localAddress[128];
-    size_t localLen = 0;
-    localAddress[0] = '\0';
-    if (info[4].IsString()) napi_get_value_string_utf8(env, info[4], localAddress, sizeof(localAddress), &localLen);
-    double timeoutMs = info[5].As<Napi::Number>().DoubleValue();
-    uint32_t flags = info[6].As<Napi::Number>().Uint32Value();
-    double settleMs = info[7].As<Napi::Number>().DoubleValue();
     uint64_t timeout = ClampMs(timeoutMs);
     uint64_t settle64 = ClampMs(settleMs);
     uint32_t settle = settle64 > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(settle64);
@@ -614,10 +639,11 @@ class Addon {
     Outcome out;
     out.err = err;
     out.stage = stage;
+    out.endedInStart = err != 0;
     if (err == 0) out.connectNs = uv_hrtime() - startNs;
     Gather(fd, family, &out, nullptr);
     out.elapsedNs = uv_hrtime() - startNs;
-    CloseFd(fd, flags, family);
+    CloseFd(fd, flags, family, err != 0);
     return Result(env, out, id, toRecord);
   }
 
@@ -799,15 +825,18 @@ class Addon {
     if (p->connectedNs != 0) out.connectNs = p->connectedNs - p->startNs;
     Gather(p->fd, p->family, &out, tcpRead);
     if (alreadyRead != nullptr) out.icmp = *alreadyRead;
-    Release(p);
+    // Linger only matters for a socket that may be connected: skip it when
+    // TCP_INFO says the kernel closed the connection attempt (CLOSE).
+    Release(p, err != 0 && p->connectedNs == 0 && out.tcp.valid && out.tcp.state == TCP_CLOSE);
   }
 
   // Unlinks the probe, closes its descriptor (which also drops it from the
   // epoll set) and frees it.
-  void Release(Probe* p) {
+  // `neverConnected` as for CloseFd; a cancelled probe may be connected.
+  void Release(Probe* p, bool neverConnected = false) {
     table_[p->id] = nullptr;
     RemoveDeadline(p);
-    CloseFd(p->fd, p->flags, p->family);
+    CloseFd(p->fd, p->flags, p->family, neverConnected);
     delete p;
     if (--count_ == 0) {
       uv_unref(reinterpret_cast<uv_handle_t*>(watch_));

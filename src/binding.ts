@@ -63,6 +63,12 @@ export interface RawOutcome {
   localPort: number;
   icmp?: RawIcmp;
   tcp?: RawTcpInfo;
+  /**
+   * Failed inside start(), microseconds after its one SYN or before sending
+   * any: no TCP_INFO was read, as it could only say what this says (nothing
+   * retransmitted, no RTT, no MSS).
+   */
+  endedInStart?: boolean;
   settle?: RawSettle;
   settleErrno?: number;
 }
@@ -181,7 +187,9 @@ function decode(r: Float64Array, o: number, strings: string[] | undefined): RawO
       offender: str(strings, r[o + 17] as number),
     };
   }
-  if (r[o + 18] === 1) {
+  const tcpFlag = r[o + 18];
+  if (tcpFlag === 2) out.endedInStart = true;
+  else if (tcpFlag === 1) {
     const t = o + 19;
     out.tcp = {
       bytes: r[t] as number,

@@ -103,8 +103,8 @@ const TCP_CLOSE_WAIT = 8;
  * (rtt 0 with rttvar 250000 µs, mss 524/536): only a completed handshake
  * gives a measured RTT and a negotiated MSS.
  */
-function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean): TcpDetail | undefined {
-  if (tcp === undefined) return undefined;
+function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean, endedInStart: boolean): TcpDetail | undefined {
+  if (tcp === undefined) return endedInStart ? { rttUs: null, rttVarUs: null, mss: null, synRetransmits: 0 } : undefined;
   const measured = connected && (tcp.state === TCP_ESTABLISHED || tcp.state >= TCP_CLOSE_WAIT || tcp.rtt > 0);
   return {
     rttUs: measured ? tcp.rtt : null,
@@ -167,7 +167,7 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
   const isUnix = target.family === 'unix';
   const elapsedMs = ms(raw.elapsedNs);
   const connected = raw.errno === 0 && raw.stage === 'connected';
-  const tcp = isUnix ? undefined : tcpDetail(raw.tcp, connected);
+  const tcp = isUnix ? undefined : tcpDetail(raw.tcp, connected, raw.endedInStart === true);
 
   if (connected) {
     if (raw.settle === 'fin' || raw.settle === 'reset') {
