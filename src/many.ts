@@ -43,8 +43,17 @@ function checkConcurrency(value: unknown): number {
   return value;
 }
 
+/**
+ * The last host seen and its literal family: a scan names one host for many
+ * ports, so this spares parsing the same address string for every target.
+ */
+interface HostMemo {
+  host: string | undefined;
+  literal: 0 | 4 | 6;
+}
+
 /** Validates one target the way probe() validates its arguments. */
-function prepare(t: unknown, index: number, s: Settings): Prepared {
+function prepare(t: unknown, index: number, s: Settings, memo: HostMemo): Prepared {
   const where = `targets[${index}]`;
   if (!isObject(t)) throw new TypeError(`${where} must be { host, port } or { path }, got ${describe(t)}`);
   if ('path' in t) {
@@ -56,7 +65,13 @@ function prepare(t: unknown, index: number, s: Settings): Prepared {
   }
   const host = checkHost(t.host, `${where}.host`);
   const port = checkPort(t.port, `${where}.port`);
-  const literal = literalFamily(host);
+  let literal: 0 | 4 | 6;
+  if (host === memo.host) literal = memo.literal;
+  else {
+    literal = literalFamily(host);
+    memo.host = host;
+    memo.literal = literal;
+  }
   if (literal === 0) return { kind: 'name', index, host, port };
   const wanted = s.family !== 0 ? s.family : s.local?.family ?? 0;
   if (wanted !== 0 && literal !== wanted)
@@ -81,24 +96,22 @@ export function probeMany(
   const o = checkOptions(options);
   const concurrency = checkConcurrency(o.concurrency);
   const s = settings(o);
-  let source: Iterator<unknown>;
   if (Array.isArray(targets)) {
+    // Every target of an array is checked now (TypeError, RangeError at the
+    // call), then prepared again as it is started: keeping a prepared copy of
+    // a large scan would hold it all in the old generation for the scan's
+    // length. An index loop, not forEach: a hole is a bad target, not skipped.
     const list = targets as unknown[];
-    // Array.from, not map: a hole in a sparse array is a bad target (TypeError), not a skipped slot.
-    const prepared = Array.from(list, (t, i) => prepare(t, i, s));
-    source = prepared[Symbol.iterator]();
-  } else {
-    source = (targets as Iterable<unknown>)[Symbol.iterator]();
+    const memo: HostMemo = { host: undefined, literal: 0 };
+    for (let i = 0; i < list.length; i++) prepare(list[i], i, s, memo);
   }
-  return new Batch(source, Array.isArray(targets), concurrency, s);
+  return new Batch((targets as Iterable<unknown>)[Symbol.iterator](), concurrency, s);
 }
 
 interface Waiter {
   resolve(r: IteratorResult<ProbeManyResult>): void;
   reject(e: unknown): void;
 }
-
-const round = (value: number): number => Math.round(value * 1000) / 1000;
 
 class Batch implements AsyncIterableIterator<ProbeManyResult> {
   private readonly ready: ProbeManyResult[] = [];
@@ -118,6 +131,7 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   /** Aborts name-resolving probes (which go through probe()'s own path). */
   private readonly inner = new AbortController();
   private readonly names = new Map<string, Promise<Lookup>>();
+  private readonly memo: HostMemo = { host: undefined, literal: 0 };
   private readonly onAbort = (): void => this.fail(abortError(this.s.signal as AbortSignal));
   private readonly resolver = (host: string, family: 0 | 4 | 6, timeout: number, signal: AbortSignal | undefined): Promise<Lookup> => {
     const key = `${family}/${host}`;
@@ -132,7 +146,6 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
 
   constructor(
     private readonly source: Iterator<unknown>,
-    private readonly preValidated: boolean,
     private readonly concurrency: number,
     private readonly s: Settings,
   ) {
@@ -215,7 +228,7 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
           this.exhausted = true;
           break;
         }
-        p = this.preValidated ? (step.value as Prepared) : prepare(step.value, this.nextIndex, this.s);
+        p = prepare(step.value, this.nextIndex, this.s, this.memo);
       } catch (error) {
         this.fail(error);
         return;
@@ -238,7 +251,6 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
 
   private startDirect(p: Extract<Prepared, { kind: 'direct' }>): void {
     const t = p.target;
-    const started = performance.now();
     const id = reserve();
     const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
     const s = this.s;
@@ -254,7 +266,7 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
       // Ended at once (a refusal on loopback, usually): no handler, no closure.
       release(id);
       this.immediate++;
-      this.deliver(this.wrap(classify(raw, t), p, started));
+      this.deliver(this.wrap(classify(raw, t), p));
       return;
     }
     this.ids.add(id);
@@ -262,17 +274,20 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     attach(id, (outcome: RawOutcome): void => {
       this.ids.delete(id);
       this.inFlight--;
-      this.deliver(this.wrap(classify(outcome, t), p, started));
+      this.deliver(this.wrap(classify(outcome, t), p));
     });
   }
 
-  private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>, started: number): ProbeManyResult {
+  private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>): ProbeManyResult {
     // Built as fold() in probe.ts builds it (see there why not a spread literal).
+    // elapsedMs stays the attempt's: with no name to resolve, the whole probe
+    // is that one attempt, timed by the addon from before socket() to the
+    // moment it read the kernel's answer (not counting the hand-over to JS,
+    // which takes no clock read here).
     const r = Object.assign({}, a) as ProbeManyResult;
     r.host = p.host;
     r.attempts = [a];
     r.dnsMs = 0;
-    r.elapsedMs = round(performance.now() - started);
     r.index = p.index;
     return r;
   }
