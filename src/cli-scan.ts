@@ -6,8 +6,7 @@
 // loaded, so the imports from './cli' below are complete); the modules that
 // load the native addon are required when the scan runs, so usage errors need
 // no binary.
-import { parseArgs } from 'node:util';
-import { colourOn, painter, parseTimeout, UsageError, type CliIO, type Paint } from './cli';
+import { colourOn, familyFlag, painter, parseOptions, parseTimeout, UsageError, type CliIO, type Paint } from './cli';
 import { reasonWords } from './describe';
 import { AbortError } from './errors';
 import type { ProbeManyResult } from './many';
@@ -51,35 +50,23 @@ function positiveInteger(name: string, text: string, max: number): number {
 
 /** Parses the whole command line of a scan (`scan` is its first positional). */
 export function parseScanCommandLine(argv: readonly string[]): ScanParsed {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ports: { type: 'string', short: 'p' },
-        timeout: { type: 'string', short: 't' },
-        concurrency: { type: 'string', short: 'c' },
-        open: { type: 'boolean', short: 'o' },
-        ipv4: { type: 'boolean', short: '4' },
-        ipv6: { type: 'boolean', short: '6' },
-        json: { type: 'boolean', short: 'j' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(argv, {
+    ports: { type: 'string', short: 'p' },
+    timeout: { type: 'string', short: 't' },
+    concurrency: { type: 'string', short: 'c' },
+    open: { type: 'boolean', short: 'o' },
+    ipv4: { type: 'boolean', short: '4' },
+    ipv6: { type: 'boolean', short: '6' },
+    json: { type: 'boolean', short: 'j' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help === true) return { kind: 'help' };
   const words = positionals.slice(1); // positionals[0] is 'scan'
   if (words.length === 0) throw new UsageError('scan needs a HOST');
   if (words.length > 1) throw new UsageError(`scan takes one HOST, got ${words.length}: ${words.join(' ')}`);
   if (values.ports === undefined) throw new UsageError('scan needs -p PORTS, e.g. -p 1-1024,8080');
-  if (values.ipv4 === true && values.ipv6 === true) throw new UsageError('-4 and -6 exclude each other');
-  const family = values.ipv4 === true ? 4 : values.ipv6 === true ? 6 : 0;
+  const family = familyFlag(values);
   let host = words[0] as string;
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.startsWith('unix:')) throw new UsageError('scan takes a host name or address, not a Unix socket');

@@ -2,7 +2,7 @@
 // Docker's HEALTHCHECK wants), wait for them, or explain what is wrong.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { describe } from './describe';
 import { AbortError } from './errors';
 // Types only: the modules that load the native addon are required when a
@@ -97,32 +97,38 @@ function checkFamily(target: ProbeTarget, family: 0 | 4 | 6): void {
     throw new UsageError(`${formatTarget(target)} is an IPv${literal} address but -${family} asks for IPv${family} only`);
 }
 
-export function parseCommandLine(argv: readonly string[]): Parsed {
-  let parsed;
+/** util.parseArgs, strict and with positionals, its errors turned into UsageError (exit 2). */
+export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: O }>> {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        timeout: { type: 'string', short: 't' },
-        wait: { type: 'boolean', short: 'w' },
-        ipv4: { type: 'boolean', short: '4' },
-        ipv6: { type: 'boolean', short: '6' },
-        json: { type: 'boolean', short: 'j' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'V' },
-      },
-    });
+    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  const { values, positionals } = parsed;
+}
+
+/** The address family -4 / -6 ask for (0: both); UsageError for both at once. */
+export function familyFlag(values: { ipv4?: boolean | undefined; ipv6?: boolean | undefined }): 0 | 4 | 6 {
+  if (values.ipv4 === true && values.ipv6 === true) throw new UsageError('-4 and -6 exclude each other');
+  return values.ipv4 === true ? 4 : values.ipv6 === true ? 6 : 0;
+}
+
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  const { values, positionals } = parseOptions(argv, {
+    timeout: { type: 'string', short: 't' },
+    wait: { type: 'boolean', short: 'w' },
+    ipv4: { type: 'boolean', short: '4' },
+    ipv6: { type: 'boolean', short: '6' },
+    json: { type: 'boolean', short: 'j' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
+  });
   if (values.help === true) return { kind: 'help' };
   if (values.version === true) return { kind: 'version' };
-  if (values.ipv4 === true && values.ipv6 === true) throw new UsageError('-4 and -6 exclude each other');
-  const family = values.ipv4 === true ? 4 : values.ipv6 === true ? 6 : 0;
+  const family = familyFlag(values);
   const command = positionals[0] === 'explain' ? 'explain' : 'probe';
   const words = command === 'explain' ? positionals.slice(1) : positionals;
   if (words.length === 0) throw new UsageError(command === 'explain' ? 'explain needs a TARGET' : 'no TARGET given');
