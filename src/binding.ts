@@ -266,7 +266,15 @@ const loaded = load();
 /** Absolute path of the native binary in use (a prebuild or build/Release). */
 export const binaryPath: string = loaded.file;
 
-export type Dispatch = (outcome: RawOutcome) => void;
+/**
+ * What a completion is handed to: a function, or an object with done(). The
+ * object form lets a probe in flight be one object (its target, its promise's
+ * resolve, its timing) instead of a closure and the context it keeps.
+ */
+export interface Completion {
+  done(outcome: RawOutcome): void;
+}
+export type Dispatch = ((outcome: RawOutcome) => void) | Completion;
 
 /**
  * Completion routing shared by every copy of this module in one environment.
@@ -288,7 +296,7 @@ interface Router {
   records: Float64Array;
 }
 
-const kRouter = Symbol.for('sockprobe.router.v3');
+const kRouter = Symbol.for('sockprobe.router.v4');
 
 export const native: NativeBinding = loaded.binding;
 
@@ -308,7 +316,9 @@ function router(): Router {
           created.handlers[id] = undefined;
           created.freeLater.push(id);
           try {
-            handler(decode(records, o, strings));
+            const outcome = decode(records, o, strings);
+            if (typeof handler === 'function') handler(outcome);
+            else handler.done(outcome);
           } catch (error) {
             // One failing handler must not strand the rest of the batch: report
             // it as uncaught on its own tick and go on with the next record.

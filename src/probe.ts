@@ -1,7 +1,7 @@
 // probe(): validate, resolve, probe every address concurrently within one
 // deadline, and fold the attempts into one ProbeResult.
 import * as dns from 'node:dns';
-import { FLAG_GRACEFUL, attach, native, register, release, reserve, start, unregister, type RawFamily, type RawOutcome } from './binding';
+import { FLAG_GRACEFUL, attach, native, register, release, reserve, start, unregister, type Completion, type RawFamily, type RawOutcome } from './binding';
 import { classify, mostTelling, type AttemptTarget } from './classify';
 import { abortError } from './errors';
 import type { AddressResult, DnsErrorReason, DnsErrorResult, ProbeResult } from './types';
@@ -207,24 +207,52 @@ function runOne(t: AttemptTarget, s: Settings, host: string, started: number): P
     release(id);
     return Promise.resolve(fold(host, [classify(raw, t)], 0, started));
   }
-  // Read before the promise so the closures below keep neither `s` nor `raw`.
-  const signal = s.signal;
+  const pending = new InFlight(t.address, t.family, t.port, host, started, id, s.signal);
   return new Promise((resolve, reject) => {
-    const onAbort =
-      signal === undefined
-        ? undefined
-        : (): void => {
-            native.cancel(id);
-            unregister(id);
-            reject(abortError(signal));
-          };
-    attach(id, (outcome: RawOutcome): void => {
-      if (onAbort !== undefined) (signal as AbortSignal).removeEventListener('abort', onAbort);
-      resolve(fold(host, [classify(outcome, t)], 0, started));
-    });
-    if (onAbort !== undefined) (signal as AbortSignal).addEventListener('abort', onAbort, { once: true });
+    pending.resolve = resolve;
+    pending.reject = reject;
+    attach(id, pending);
+    if (pending.signal !== undefined) {
+      pending.onAbort = (): void => pending.abort();
+      pending.signal.addEventListener('abort', pending.onAbort, { once: true });
+    }
   });
 }
+
+/**
+ * A probe() in flight, as one object: the attempt's target (classify reads its
+ * address, family and port), what fold() needs, and the promise's settlers.
+ * Cheaper to keep than the closures it replaces (a handler, an executor
+ * context and a target object): memory per pending probe is a goal.
+ */
+class InFlight implements AttemptTarget, Completion {
+  resolve: (r: ProbeResult) => void = noop;
+  reject: (e: unknown) => void = noop;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly address: string,
+    readonly family: AttemptTarget['family'],
+    readonly port: number | null,
+    readonly host: string,
+    readonly started: number,
+    readonly id: number,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  done(outcome: RawOutcome): void {
+    if (this.onAbort !== undefined) (this.signal as AbortSignal).removeEventListener('abort', this.onAbort);
+    this.resolve(fold(this.host, [classify(outcome, this)], 0, this.started));
+  }
+
+  abort(): void {
+    native.cancel(this.id);
+    unregister(this.id);
+    this.reject(abortError(this.signal as AbortSignal));
+  }
+}
+
+const noop = (): void => undefined;
 
 /** Validates synchronously (throws), then probes; probe() turns a throw into a rejection. */
 function probeHost(hostArg: unknown, portArg: unknown, options: unknown): Promise<ProbeResult> {
