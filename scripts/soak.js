@@ -31,6 +31,17 @@ const sampleCount = arg('samples', 20);
 const fds = () => fs.readdirSync('/proc/self/fd').length;
 const mb = (n) => Math.round((n / 1048576) * 10) / 10;
 
+// The kinds of probe a mix is made of, each a function that starts one.
+const connect = (host, port, extra) => () => probe(host, port, { timeout: 5000, ...extra });
+const deadline = (host, port, ms) => () => probe(host, port, { timeout: ms });
+const aborted = (host, port) => () => {
+  const ac = new AbortController();
+  const p = probe(host, port, { timeout: 5000, signal: ac.signal });
+  setTimeout(() => ac.abort(), 1);
+  return p;
+};
+const times = (n, start) => Array(n).fill(start);
+
 async function silentPort() {
   const child = spawn('python3', ['-c',
     'import socket,sys\ns=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'],
@@ -42,7 +53,7 @@ async function silentPort() {
   return { port, close: () => { fillers.forEach((s) => s.destroy()); child.stdin.end(); child.kill(); } };
 }
 
-async function main() {
+async function loopbackMix() {
   const server = net.createServer((s) => s.on('error', () => undefined).destroy()).listen(0, '127.0.0.1', 4096);
   await once(server, 'listening');
   const open = server.address().port;
@@ -51,12 +62,23 @@ async function main() {
   const closed = gone.address().port;
   gone.close();
   const silent = await silentPort();
+  const h = '127.0.0.1';
+  return {
+    slots: [...times(8, connect(h, open)), ...times(7, connect(h, closed)), ...times(2, deadline(h, silent.port, 5)),
+      ...times(2, aborted(h, silent.port)), connect(h, open, { settle: 2 })],
+    close: () => { server.close(); silent.close(); },
+  };
+}
+
+async function main() {
+  const mix = await loopbackMix();
+  const { slots } = mix;
   await new Promise((r) => setTimeout(r, 200)); // let the setup's closes land before the baseline
 
   const counts = {};
   const samples = [];
   const t0 = Date.now();
-  const deadline = t0 + minutes * 60_000;
+  const endAt = t0 + minutes * 60_000;
   const fd0 = fds();
   let started = 0;
   let done = 0;
@@ -72,18 +94,8 @@ async function main() {
   nextSample = step;
 
   async function one(i) {
-    const k = i % 20;
-    let p;
-    if (k < 8) p = probe('127.0.0.1', open, { timeout: 5000 });
-    else if (k < 15) p = probe('127.0.0.1', closed, { timeout: 5000 });
-    else if (k < 17) p = probe('127.0.0.1', silent.port, { timeout: 5 });
-    else if (k < 19) {
-      const ac = new AbortController();
-      p = probe('127.0.0.1', silent.port, { timeout: 5000, signal: ac.signal });
-      setTimeout(() => ac.abort(), 1);
-    } else p = probe('127.0.0.1', open, { timeout: 5000, settle: 2 });
     try {
-      const r = await p;
+      const r = await slots[i % slots.length]();
       const key = `${r.status}/${r.reason}`;
       counts[key] = (counts[key] || 0) + 1;
     } catch (e) {
@@ -92,7 +104,7 @@ async function main() {
   }
 
   async function lane() {
-    while (started < total && Date.now() < deadline) {
+    while (started < total && Date.now() < endAt) {
       const i = started++;
       await one(i);
       done++;
@@ -107,8 +119,7 @@ async function main() {
   if (global.gc) global.gc();
   sample();
 
-  server.close();
-  silent.close();
+  mix.close();
   const seconds = (Date.now() - t0) / 1000;
   const warm = samples[Math.min(2, samples.length - 1)];
   const last = samples[samples.length - 1];
