@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// `npm run soak`: a long run of mixed probes against loopback, sampling RSS,
-// heap and the descriptor count as it goes; they must stay flat. Not in CI.
+// `npm run soak`: a long run of mixed probes, sampling RSS, heap and the
+// descriptor count as it goes; they must stay flat. Not in CI.
 //
-//   npm run soak -- [--probes N] [--minutes M] [--concurrency C] [--samples S]
+//   npm run soak -- [--lab] [--probes N] [--minutes M] [--concurrency C] [--samples S]
 //   (defaults: 1,000,000 probes, no time limit, 256 at a time, 20 samples)
 //
-// Mix per 20 probes: 8 open, 7 refused (RST), 2 timeout (5 ms deadline at a
-// silent port), 2 aborted in flight, 1 open with a 2 ms settle window.
+// Loopback mix per 20 probes: 8 open, 7 refused (RST), 2 timeout (5 ms
+// deadline at a silent port), 2 aborted in flight, 1 open with a 2 ms settle window.
+// With --lab (`npm run soak:lab`; root, ip and nft, see soak-lab.js) the run
+// happens in a client network namespace, against a server behind a router
+// namespace. Mix per 20, IPv4 + IPv6: 5+1 open, 4+1 refused (RST from the
+// server), 4+1 blocked (ICMP admin-prohibited from the router), 1+1 timeout
+// (20 ms deadline at a port the router drops), 1+1 aborted in flight there.
 // Ends with a verdict: RSS growth after warm-up under 32 MB, heap growth under
-// 16 MB, no more descriptors than at the start, nothing in flight. Exit 1 if not.
+// 16 MB, no more descriptors than at the start, nothing in flight. Exit 1 if
+// not (2 if the lab cannot be built).
 'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
@@ -19,14 +25,16 @@ const lib = path.join(__dirname, '..', 'lib');
 const { probe } = require(lib);
 const { native } = require(path.join(lib, 'binding.js'));
 
-function arg(name, fallback) {
+function arg(name, fallback, parse = Number) {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 && process.argv[i + 1] !== undefined ? parse(process.argv[i + 1]) : fallback;
 }
 const total = arg('probes', 1_000_000);
 const minutes = arg('minutes', Infinity);
 const concurrency = arg('concurrency', 256);
 const sampleCount = arg('samples', 20);
+// Set by soak-lab.js when it runs this script inside the client namespace.
+const labTargets = arg('lab-targets', null, JSON.parse);
 
 const fds = () => fs.readdirSync('/proc/self/fd').length;
 const mb = (n) => Math.round((n / 1048576) * 10) / 10;
@@ -70,9 +78,23 @@ async function loopbackMix() {
   };
 }
 
+/** t: { v4, v6, open, closed, prohibited, dropped } from soak-lab.js. */
+function labMix(t) {
+  const { v4, v6, open, closed, prohibited, dropped } = t;
+  return {
+    slots: [...times(5, connect(v4, open)), ...times(4, connect(v4, closed)), ...times(4, connect(v4, prohibited)),
+      deadline(v4, dropped, 20), aborted(v4, dropped),
+      connect(v6, open), connect(v6, closed), connect(v6, prohibited), deadline(v6, dropped, 20), aborted(v6, dropped)],
+    close: () => undefined,
+  };
+}
+
 async function main() {
-  const mix = await loopbackMix();
+  const mix = labTargets ? labMix(labTargets) : await loopbackMix();
   const { slots } = mix;
+  // libuv keeps a spare descriptor (/dev/null) from its first stream on: make
+  // that stdout now (the lab mix opens no stream of its own), not after the baseline.
+  process.stdout.write('');
   await new Promise((r) => setTimeout(r, 200)); // let the setup's closes land before the baseline
 
   const counts = {};
@@ -127,6 +149,7 @@ async function main() {
   const heapGrowth = last.heapMB - warm.heapMB;
   const maxRss = Math.max(...samples.map((s) => s.rssMB));
   const verdict = {
+    where: labTargets ? 'lab' : 'loopback',
     probes: done,
     seconds: Math.round(seconds),
     perSecond: Math.round(done / seconds),
@@ -147,7 +170,10 @@ async function main() {
   process.exitCode = flat ? 0 : 1;
 }
 
-main().catch((e) => {
+const running = process.argv.includes('--lab')
+  ? require('./soak-lab').main(__filename, process.argv.slice(2).filter((a) => a !== '--lab')).then((code) => { process.exitCode = code; })
+  : main();
+running.catch((e) => {
   console.error(e);
   process.exit(1);
 });
