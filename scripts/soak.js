@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// `npm run soak`: a long run of mixed probes against loopback, sampling RSS,
-// heap and the descriptor count as it goes; they must stay flat. Not in CI.
+// `npm run soak`: a long run of mixed probes, sampling RSS, heap and the
+// descriptor count as it goes; they must stay flat. Not in CI.
 //
-//   npm run soak -- [--probes N] [--minutes M] [--concurrency C] [--samples S]
+//   npm run soak -- [--lab] [--probes N] [--minutes M] [--concurrency C] [--samples S]
 //   (defaults: 1,000,000 probes, no time limit, 256 at a time, 20 samples)
 //
-// Mix per 20 probes: 8 open, 7 refused (RST), 2 timeout (5 ms deadline at a
-// silent port), 2 aborted in flight, 1 open with a 2 ms settle window.
+// Loopback mix per 20 probes: 8 open, 7 refused (RST), 2 timeout (5 ms
+// deadline at a silent port), 2 aborted in flight, 1 open with a 2 ms settle window.
+// With --lab (`npm run soak:lab`; root, ip and nft, see soak-lab.js) the run
+// happens in a client network namespace, against a server behind a router
+// namespace. Mix per 20, IPv4 + IPv6: 5+1 open, 4+1 refused (RST from the
+// server), 4+1 blocked (ICMP admin-prohibited from the router), 1+1 timeout
+// (20 ms deadline at a port the router drops), 1+1 aborted in flight there.
 // Ends with a verdict: RSS growth after warm-up under 32 MB, heap growth under
-// 16 MB, no more descriptors than at the start, nothing in flight. Exit 1 if not.
+// 16 MB, no more descriptors than at the start, nothing in flight. Exit 1 if
+// not (2 if the lab cannot be built).
 'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
@@ -19,17 +25,30 @@ const lib = path.join(__dirname, '..', 'lib');
 const { probe } = require(lib);
 const { native } = require(path.join(lib, 'binding.js'));
 
-function arg(name, fallback) {
+function arg(name, fallback, parse = Number) {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 && process.argv[i + 1] !== undefined ? parse(process.argv[i + 1]) : fallback;
 }
 const total = arg('probes', 1_000_000);
 const minutes = arg('minutes', Infinity);
 const concurrency = arg('concurrency', 256);
 const sampleCount = arg('samples', 20);
+// Set by soak-lab.js when it runs this script inside the client namespace.
+const labTargets = arg('lab-targets', null, JSON.parse);
 
 const fds = () => fs.readdirSync('/proc/self/fd').length;
 const mb = (n) => Math.round((n / 1048576) * 10) / 10;
+
+// The kinds of probe a mix is made of, each a function that starts one.
+const connect = (host, port, extra) => () => probe(host, port, { timeout: 5000, ...extra });
+const deadline = (host, port, ms) => () => probe(host, port, { timeout: ms });
+const aborted = (host, port) => () => {
+  const ac = new AbortController();
+  const p = probe(host, port, { timeout: 5000, signal: ac.signal });
+  setTimeout(() => ac.abort(), 1);
+  return p;
+};
+const times = (n, start) => Array(n).fill(start);
 
 async function silentPort() {
   const child = spawn('python3', ['-c',
@@ -42,7 +61,7 @@ async function silentPort() {
   return { port, close: () => { fillers.forEach((s) => s.destroy()); child.stdin.end(); child.kill(); } };
 }
 
-async function main() {
+async function loopbackMix() {
   const server = net.createServer((s) => s.on('error', () => undefined).destroy()).listen(0, '127.0.0.1', 4096);
   await once(server, 'listening');
   const open = server.address().port;
@@ -51,12 +70,37 @@ async function main() {
   const closed = gone.address().port;
   gone.close();
   const silent = await silentPort();
+  const h = '127.0.0.1';
+  return {
+    slots: [...times(8, connect(h, open)), ...times(7, connect(h, closed)), ...times(2, deadline(h, silent.port, 5)),
+      ...times(2, aborted(h, silent.port)), connect(h, open, { settle: 2 })],
+    close: () => { server.close(); silent.close(); },
+  };
+}
+
+/** t: { v4, v6, open, closed, prohibited, dropped } from soak-lab.js. */
+function labMix(t) {
+  const { v4, v6, open, closed, prohibited, dropped } = t;
+  return {
+    slots: [...times(5, connect(v4, open)), ...times(4, connect(v4, closed)), ...times(4, connect(v4, prohibited)),
+      deadline(v4, dropped, 20), aborted(v4, dropped),
+      connect(v6, open), connect(v6, closed), connect(v6, prohibited), deadline(v6, dropped, 20), aborted(v6, dropped)],
+    close: () => undefined,
+  };
+}
+
+async function main() {
+  const mix = labTargets ? labMix(labTargets) : await loopbackMix();
+  const { slots } = mix;
+  // libuv keeps a spare descriptor (/dev/null) from its first stream on: make
+  // that stdout now (the lab mix opens no stream of its own), not after the baseline.
+  process.stdout.write('');
   await new Promise((r) => setTimeout(r, 200)); // let the setup's closes land before the baseline
 
   const counts = {};
   const samples = [];
   const t0 = Date.now();
-  const deadline = t0 + minutes * 60_000;
+  const endAt = t0 + minutes * 60_000;
   const fd0 = fds();
   let started = 0;
   let done = 0;
@@ -72,18 +116,8 @@ async function main() {
   nextSample = step;
 
   async function one(i) {
-    const k = i % 20;
-    let p;
-    if (k < 8) p = probe('127.0.0.1', open, { timeout: 5000 });
-    else if (k < 15) p = probe('127.0.0.1', closed, { timeout: 5000 });
-    else if (k < 17) p = probe('127.0.0.1', silent.port, { timeout: 5 });
-    else if (k < 19) {
-      const ac = new AbortController();
-      p = probe('127.0.0.1', silent.port, { timeout: 5000, signal: ac.signal });
-      setTimeout(() => ac.abort(), 1);
-    } else p = probe('127.0.0.1', open, { timeout: 5000, settle: 2 });
     try {
-      const r = await p;
+      const r = await slots[i % slots.length]();
       const key = `${r.status}/${r.reason}`;
       counts[key] = (counts[key] || 0) + 1;
     } catch (e) {
@@ -92,7 +126,7 @@ async function main() {
   }
 
   async function lane() {
-    while (started < total && Date.now() < deadline) {
+    while (started < total && Date.now() < endAt) {
       const i = started++;
       await one(i);
       done++;
@@ -107,8 +141,7 @@ async function main() {
   if (global.gc) global.gc();
   sample();
 
-  server.close();
-  silent.close();
+  mix.close();
   const seconds = (Date.now() - t0) / 1000;
   const warm = samples[Math.min(2, samples.length - 1)];
   const last = samples[samples.length - 1];
@@ -116,6 +149,7 @@ async function main() {
   const heapGrowth = last.heapMB - warm.heapMB;
   const maxRss = Math.max(...samples.map((s) => s.rssMB));
   const verdict = {
+    where: labTargets ? 'lab' : 'loopback',
     probes: done,
     seconds: Math.round(seconds),
     perSecond: Math.round(done / seconds),
@@ -136,7 +170,10 @@ async function main() {
   process.exitCode = flat ? 0 : 1;
 }
 
-main().catch((e) => {
+const running = process.argv.includes('--lab')
+  ? require('./soak-lab').main(__filename, process.argv.slice(2).filter((a) => a !== '--lab')).then((code) => { process.exitCode = code; })
+  : main();
+running.catch((e) => {
   console.error(e);
   process.exit(1);
 });
