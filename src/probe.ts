@@ -212,10 +212,8 @@ function runOne(t: AttemptTarget, s: Settings, host: string, started: number): P
     pending.resolve = resolve;
     pending.reject = reject;
     attach(id, pending);
-    if (pending.signal !== undefined) {
-      pending.onAbort = (): void => pending.abort();
-      pending.signal.addEventListener('abort', pending.onAbort, { once: true });
-    }
+    // The object itself listens (handleEvent): no closure per probe.
+    pending.signal?.addEventListener('abort', pending, { once: true });
   });
 }
 
@@ -228,7 +226,6 @@ function runOne(t: AttemptTarget, s: Settings, host: string, started: number): P
 class InFlight implements AttemptTarget, Completion {
   resolve: (r: ProbeResult) => void = noop;
   reject: (e: unknown) => void = noop;
-  onAbort: (() => void) | undefined = undefined;
 
   constructor(
     readonly address: string,
@@ -241,11 +238,12 @@ class InFlight implements AttemptTarget, Completion {
   ) {}
 
   done(outcome: RawOutcome): void {
-    if (this.onAbort !== undefined) (this.signal as AbortSignal).removeEventListener('abort', this.onAbort);
+    this.signal?.removeEventListener('abort', this);
     this.resolve(fold(this.host, [classify(outcome, this)], 0, this.started));
   }
 
-  abort(): void {
+  /** The signal's abort event. */
+  handleEvent(): void {
     native.cancel(this.id);
     unregister(this.id);
     this.reject(abortError(this.signal as AbortSignal));
