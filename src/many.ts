@@ -54,17 +54,18 @@ interface HostMemo {
 
 /** Validates one target the way probe() validates its arguments. */
 function prepare(t: unknown, index: number, s: Settings, memo: HostMemo): Prepared {
-  const where = `targets[${index}]`;
-  if (!isObject(t)) throw new TypeError(`${where} must be { host, port } or { path }, got ${describe(t)}`);
+  // Names for error messages, built only when one is thrown.
+  const where = (): string => `targets[${index}]`;
+  if (!isObject(t)) throw new TypeError(`${where()} must be { host, port } or { path }, got ${describe(t)}`);
   if ('path' in t) {
-    if ('host' in t || 'port' in t) throw new TypeError(`${where} must have either path or host and port, not both`);
+    if ('host' in t || 'port' in t) throw new TypeError(`${where()} must have either path or host and port, not both`);
     const path = checkUnixPath(t.path);
     if (s.local !== undefined) throw new RangeError('localAddress does not apply to a Unix domain socket');
     if (s.family !== 0) throw new RangeError('family does not apply to a Unix domain socket');
     return { kind: 'direct', index, host: path, target: { address: path, family: 'unix', port: null } };
   }
-  const host = checkHost(t.host, `${where}.host`);
-  const port = checkPort(t.port, `${where}.port`);
+  const host = checkHost(t.host, () => `${where()}.host`);
+  const port = checkPort(t.port, () => `${where()}.port`);
   let literal: 0 | 4 | 6;
   if (host === memo.host) literal = memo.literal;
   else {

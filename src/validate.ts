@@ -23,20 +23,24 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function checkHost(host: unknown, name = 'host'): string {
-  if (typeof host !== 'string') throw new TypeError(`${name} must be a string, got ${describe(host)}`);
-  if (host.includes('\0')) throw new TypeError(`${name} must not contain NUL characters`);
+/** A value's name for an error message; a function when building it costs (probeMany names each target). */
+export type Label = string | (() => string);
+const label = (name: Label): string => (typeof name === 'string' ? name : name());
+
+export function checkHost(host: unknown, name: Label = 'host'): string {
+  if (typeof host !== 'string') throw new TypeError(`${label(name)} must be a string, got ${describe(host)}`);
+  if (host.includes('\0')) throw new TypeError(`${label(name)} must not contain NUL characters`);
   let h = host;
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h.length === 0) throw new RangeError(`${name} must not be empty`);
-  if (h.length > MAX_HOST_LENGTH) throw new RangeError(`${name} must be at most ${MAX_HOST_LENGTH} characters, got ${h.length}`);
+  if (h.length === 0) throw new RangeError(`${label(name)} must not be empty`);
+  if (h.length > MAX_HOST_LENGTH) throw new RangeError(`${label(name)} must be at most ${MAX_HOST_LENGTH} characters, got ${h.length}`);
   return h;
 }
 
-export function checkPort(port: unknown, name = 'port'): number {
-  if (typeof port !== 'number') throw new TypeError(`${name} must be a number, got ${describe(port)}`);
+export function checkPort(port: unknown, name: Label = 'port'): number {
+  if (typeof port !== 'number') throw new TypeError(`${label(name)} must be a number, got ${describe(port)}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new RangeError(`${name} must be an integer from 1 to 65535, got ${String(port)}`);
+    throw new RangeError(`${label(name)} must be an integer from 1 to 65535, got ${String(port)}`);
   return port;
 }
 
