@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { once } = require('node:events');
+const { silentPort } = require('../scripts/silent-port');
 
 const N = Number(process.env.BENCH_N || 50_000);
 const C = Number(process.env.BENCH_C || 256);
@@ -65,23 +66,6 @@ async function cListener() {
   const child = spawn(cprober, ['listen', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = await once(child.stdout, 'data');
   return { port: Number(String(line).trim()), stop: () => child.stdin.end() };
-}
-
-/** A listener that never accepts, with its accept queue full: SYNs to it get no answer. */
-async function silentPort(bindHost = '127.0.0.1') {
-  const child = spawn('python3', ['-c', `import socket,sys\ns=socket.socket(); s.bind(("${bindHost}",0)); s.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()\n`], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const [line] = await once(child.stdout, 'data');
-  const port = Number(String(line).trim());
-  const fillers = [];
-  for (let i = 0; i < 3; i++) {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.on('error', () => undefined);
-    fillers.push(s);
-  }
-  await new Promise((r) => setTimeout(r, 300));
-  return { port, stop: () => { for (const s of fillers) s.destroy(); child.stdin.end(); } };
 }
 
 const median = (xs) => {
@@ -157,7 +141,7 @@ async function memory() {
       console.log(`  ${names[impl].padEnd(44)} ${(o.perProbe / 1024).toFixed(2)} KiB  (${ratio})  JS heap ${o.heapPerProbe.toFixed(0)} B  samples ${o.samples.map((x) => (x / 1024).toFixed(2)).join(' ')}`);
     }
   } finally {
-    silent.stop();
+    silent.close();
   }
 }
 
@@ -184,7 +168,7 @@ async function floodTest() {
     args = ['-c', `ulimit -n ${hard} && exec "$0" "$@"`, process.execPath, worker, 'flood', addrs, String(closed)];
   }
   const r = await run(cmd, [...args, String(count)]);
-  silent.stop();
+  silent.close();
   console.log(`\nflood: ${count} probes in flight at once via probeMany against a silent port, deadline 3 s (RLIMIT_NOFILE soft/hard ${r.nofile} in the child)`);
   console.log(`  in flight after starting: ${r.peakInFlight}, all done in ${r.seconds.toFixed(2)} s, results ${JSON.stringify(r.counts)}, in flight after: ${r.inFlightAfter}`);
 }

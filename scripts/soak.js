@@ -19,9 +19,9 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const lib = path.join(__dirname, '..', 'lib');
+const { silentPort } = require('./silent-port');
 const { probe } = require(lib);
 const { native } = require(path.join(lib, 'binding.js'));
 
@@ -49,17 +49,6 @@ const aborted = (host, port) => () => {
   return p;
 };
 const times = (n, start) => Array(n).fill(start);
-
-async function silentPort() {
-  const child = spawn('python3', ['-c',
-    'import socket,sys\ns=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'],
-  { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = await once(child.stdout, 'data');
-  const port = Number(String(line).trim());
-  const fillers = [1, 2, 3].map(() => net.connect(port, '127.0.0.1').on('error', () => undefined));
-  await new Promise((r) => setTimeout(r, 300));
-  return { port, close: () => { fillers.forEach((s) => s.destroy()); child.stdin.end(); child.kill(); } };
-}
 
 async function loopbackMix() {
   const server = net.createServer((s) => s.on('error', () => undefined).destroy()).listen(0, '127.0.0.1', 4096);

@@ -9,25 +9,14 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const { Worker } = require('node:worker_threads');
 const lib = path.join(__dirname, '..', 'lib');
+const { silentPort } = require('./silent-port');
 const { probe } = require(lib);
 const { native, register, unregister } = require(path.join(lib, 'binding.js'));
 
 const rounds = Number(process.argv[2] ?? 40);
-
-async function silentPort() {
-  const child = spawn('python3', ['-c',
-    'import socket,sys\ns=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'],
-  { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = await once(child.stdout, 'data');
-  const port = Number(String(line).trim());
-  const fillers = [1, 2, 3].map(() => net.connect(port, '127.0.0.1').on('error', () => undefined));
-  await new Promise((r) => setTimeout(r, 300));
-  return { port, close: () => { fillers.forEach((s) => s.destroy()); child.stdin.end(); child.kill(); } };
-}
 
 async function main() {
   const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1');
