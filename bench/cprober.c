@@ -121,9 +121,10 @@ static int probe_main(int argc, char** argv) {
       started++;
       int rc = connect(fd, (struct sockaddr*)to, sizeof(*to));
       if (rc == 0 || errno != EINPROGRESS) {
-        if (rc == 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-        if (rc == 0) open++;
-        else if (errno == ECONNREFUSED) refused++;
+        if (rc == 0) {
+          setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+          open++;
+        } else if (errno == ECONNREFUSED) refused++;
         else other++;
         close(fd);
         done++;
@@ -151,9 +152,10 @@ static int probe_main(int argc, char** argv) {
         socklen_t tlen = sizeof(ti);
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tlen);
       }
-      if (err == 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-      if (err == 0) open++;
-      else if (err == ECONNREFUSED) refused++;
+      if (err == 0) {
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        open++;
+      } else if (err == ECONNREFUSED) refused++;
       else other++;
       close(fd);
       slots[fd].fd = 0;

@@ -643,7 +643,7 @@ class Addon {
     if (err == 0) out.connectNs = uv_hrtime() - startNs;
     Gather(fd, family, &out, nullptr);
     out.elapsedNs = uv_hrtime() - startNs;
-    CloseFd(fd, flags, family, err != 0);
+    CloseFd(fd, flags, family, out.endedInStart);
     return Result(env, out, id, toRecord);
   }
 
