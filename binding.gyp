@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "sockprobe",
-      "sources": ["native/addon.cc", "native/sockinfo.cc", "native/inspect.cc"],
+      "sources": ["native/module.cc", "native/engine.cc", "native/backend_epoll.cc", "native/socket_posix.cc", "native/facts_linux.cc", "native/address.cc", "native/inspect.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
@@ -12,7 +12,7 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0"
       },
       "conditions": [
-        ["OS!='linux'", { "sources!": ["native/addon.cc", "native/sockinfo.cc", "native/inspect.cc"], "sources": ["native/unsupported.cc"] }]
+        ["OS!='linux'", { "sources!": ["native/module.cc", "native/engine.cc", "native/backend_epoll.cc", "native/socket_posix.cc", "native/facts_linux.cc", "native/address.cc", "native/inspect.cc"], "sources": ["native/unsupported.cc"] }]
       ]
     }
   ]

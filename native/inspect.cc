@@ -20,7 +20,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "sockinfo.h"
+#include "address.h"
+#include "facts.h"
 
 namespace sockprobe {
 

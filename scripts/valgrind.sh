@@ -39,7 +39,7 @@ node - "$log" <<'JS'
 const fs = require('node:fs');
 const text = fs.readFileSync(process.argv[2], 'utf8').replace(/^==\d+== ?/gm, '');
 const records = text.split(/\n\s*\n/);
-const ours = (r) => /sockprobe\.node|native\/(addon|sockinfo)\.cc/.test(r);
+const ours = (r) => /sockprobe\.node|native\/[a-z_]+\.cc/.test(r);
 const access = /Invalid (read|write|free)|Mismatched free|uninitialised|Syscall param .* points to unaddressable|Source and destination overlap/;
 const accessAll = records.filter((r) => access.test(r));
 const accessOurs = accessAll.filter(ours);

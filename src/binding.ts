@@ -3,6 +3,32 @@
 // given in classify.ts.
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
+import {
+  F_CONNECT_NS,
+  F_ELAPSED_NS,
+  F_ERR,
+  F_FD,
+  F_ICMP,
+  F_ICMP_CODE,
+  F_ICMP_ERRNO,
+  F_ICMP_INFO,
+  F_ICMP_OFFENDER,
+  F_ICMP_ORIGIN,
+  F_ICMP_TYPE,
+  F_ID,
+  F_LOCAL_ADDRESS,
+  F_LOCAL_PORT,
+  F_RCVBUF,
+  F_SNDBUF,
+  F_STAGE,
+  F_TCP,
+  LAYOUT,
+  RECORD_WIDTH,
+  STAGES,
+  decodeTcp,
+  type RawStage,
+  type RawTcpInfo,
+} from './record';
 
 /** One entry of the socket's ICMP error queue (Linux IP_RECVERR / IPV6_RECVERR). */
 export interface RawIcmp {
@@ -16,40 +42,9 @@ export interface RawIcmp {
   offender: string;
 }
 
-/** The fields of struct tcp_info that sockprobe reads (Linux). */
-export interface RawTcpInfo {
-  bytes: number;
-  state: number;
-  caState: number;
-  retransmits: number;
-  probes: number;
-  backoff: number;
-  options: number;
-  rto: number;
-  sndMss: number;
-  rcvMss: number;
-  unacked: number;
-  lost: number;
-  retrans: number;
-  rtt: number;
-  rttvar: number;
-  sndCwnd: number;
-  totalRetrans: number;
-}
+export type { RawStage, RawTcpInfo };
 
-export type RawStage =
-  | 'socket'
-  | 'setsockopt'
-  | 'address'
-  | 'bind'
-  | 'connect'
-  | 'poll'
-  | 'so_error'
-  | 'errqueue'
-  | 'timeout'
-  | 'connected';
-
-/** What the peer did in the settle window after connecting. */
+/** What the peer did in the settle window after connecting (the settle check, src/settle.ts, not the addon). */
 export type RawSettle = 'quiet' | 'data' | 'fin' | 'reset';
 
 export interface RawOutcome {
@@ -69,6 +64,12 @@ export interface RawOutcome {
    * retransmitted, no RTT, no MSS).
    */
   endedInStart?: boolean;
+  /**
+   * A connected socket handed to JavaScript (start()'s FLAG_KEEP): whoever
+   * holds this outcome owns the descriptor and must close it exactly once.
+   */
+  fd?: number;
+  /** Set by the settle check after the handshake (src/settle.ts), never by the addon. */
   settle?: RawSettle;
   settleErrno?: number;
 }
@@ -118,11 +119,13 @@ export interface RawInspect {
 /** Bits of start()'s `flags`. */
 export const FLAG_GRACEFUL = 1;
 export const FLAG_NO_RECVERR = 2;
+/** Keep a connected socket: its descriptor comes back in the outcome (`fd`) instead of being closed. */
+export const FLAG_KEEP = 4;
 
 /** Family argument of start(): 0 is a Unix domain socket path. */
 export type RawFamily = 0 | 4 | 6;
 
-/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags, settleMs. */
+/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags. */
 export type StartArgs = [
   id: number,
   family: RawFamily,
@@ -131,7 +134,6 @@ export type StartArgs = [
   localAddress: string | null,
   timeoutMs: number,
   flags: number,
-  settleMs: number,
 ];
 
 export interface NativeBinding {
@@ -154,11 +156,14 @@ export interface NativeBinding {
   inFlight(): number;
   /** Socket options of a descriptor someone else owns; reads only (SO_ERROR only when takeError). */
   inspect(fd: number, takeError: boolean): RawInspect;
+  /** The record's column names (native/record.h), checked against src/record.ts at load. */
+  readonly layout: readonly string[];
+  readonly stages: readonly string[];
+  /** The readiness backend in use ('epoll'). */
+  readonly backend: string;
 }
 
-/** Numbers per completion record; must match kRecordWidth in native/addon.cc. */
-export const RECORD_WIDTH = 36;
-const STAGES: readonly RawStage[] = ['socket', 'setsockopt', 'address', 'bind', 'connect', 'poll', 'so_error', 'errqueue', 'timeout', 'connected'];
+export { RECORD_WIDTH };
 const SETTLES: readonly (RawSettle | undefined)[] = [undefined, 'quiet', 'data', 'fin', 'reset'];
 
 function str(strings: string[] | undefined, i: number): string {
@@ -168,54 +173,30 @@ function str(strings: string[] | undefined, i: number): string {
 /** One record of the buffer as a RawOutcome (the shape start() returns for an immediate end). */
 function decode(r: Float64Array, o: number, strings: string[] | undefined): RawOutcome {
   const out: RawOutcome = {
-    errno: r[o + 1] as number,
-    stage: STAGES[r[o + 2] as number] ?? 'poll',
-    elapsedNs: r[o + 3] as number,
-    connectNs: r[o + 4] as number,
-    sndbuf: r[o + 5] as number,
-    rcvbuf: r[o + 6] as number,
-    localAddress: str(strings, r[o + 8] as number),
-    localPort: r[o + 7] as number,
+    errno: r[o + F_ERR] as number,
+    stage: STAGES[r[o + F_STAGE] as number] ?? 'poll',
+    elapsedNs: r[o + F_ELAPSED_NS] as number,
+    connectNs: r[o + F_CONNECT_NS] as number,
+    sndbuf: r[o + F_SNDBUF] as number,
+    rcvbuf: r[o + F_RCVBUF] as number,
+    localAddress: str(strings, r[o + F_LOCAL_ADDRESS] as number),
+    localPort: r[o + F_LOCAL_PORT] as number,
   };
-  if (r[o + 11] === 1) {
+  if (r[o + F_ICMP] === 1) {
     out.icmp = {
-      errno: r[o + 12] as number,
-      origin: r[o + 13] as number,
-      type: r[o + 14] as number,
-      code: r[o + 15] as number,
-      info: r[o + 16] as number,
-      offender: str(strings, r[o + 17] as number),
+      errno: r[o + F_ICMP_ERRNO] as number,
+      origin: r[o + F_ICMP_ORIGIN] as number,
+      type: r[o + F_ICMP_TYPE] as number,
+      code: r[o + F_ICMP_CODE] as number,
+      info: r[o + F_ICMP_INFO] as number,
+      offender: str(strings, r[o + F_ICMP_OFFENDER] as number),
     };
   }
-  const tcpFlag = r[o + 18];
+  const tcpFlag = r[o + F_TCP];
   if (tcpFlag === 2) out.endedInStart = true;
-  else if (tcpFlag === 1) {
-    const t = o + 19;
-    out.tcp = {
-      bytes: r[t] as number,
-      state: r[t + 1] as number,
-      caState: r[t + 2] as number,
-      retransmits: r[t + 3] as number,
-      probes: r[t + 4] as number,
-      backoff: r[t + 5] as number,
-      options: r[t + 6] as number,
-      rto: r[t + 7] as number,
-      sndMss: r[t + 8] as number,
-      rcvMss: r[t + 9] as number,
-      unacked: r[t + 10] as number,
-      lost: r[t + 11] as number,
-      retrans: r[t + 12] as number,
-      rtt: r[t + 13] as number,
-      rttvar: r[t + 14] as number,
-      sndCwnd: r[t + 15] as number,
-      totalRetrans: r[t + 16] as number,
-    };
-  }
-  const settle = SETTLES[r[o + 9] as number];
-  if (settle !== undefined) {
-    out.settle = settle;
-    out.settleErrno = r[o + 10] as number;
-  }
+  else if (tcpFlag === 1) out.tcp = decodeTcp(r, o);
+  const fd = r[o + F_FD] as number;
+  if (fd >= 0) out.fd = fd;
   return out;
 }
 
@@ -249,12 +230,26 @@ function failure(cause: unknown, file: string | undefined): Error {
   return new Error(message, { cause });
 }
 
+/**
+ * The binary's record columns must be the ones src/record.ts was generated
+ * with (both come from native/record.h): a stale build/ or prebuild next to
+ * newer JavaScript would otherwise be decoded column by wrong column.
+ */
+function checkLayout(loaded: Partial<NativeBinding>, file: string): void {
+  const layout = loaded.layout;
+  if (!Array.isArray(layout) || layout.join(',') !== LAYOUT.join(',') || loaded.stages?.join(',') !== STAGES.join(','))
+    throw new Error(
+      `sockprobe: the native binary ${file} does not match this version of sockprobe (its record layout differs); rebuild it with \`npm rebuild sockprobe\``,
+    );
+}
+
 function load(): { binding: NativeBinding; file: string } {
   let file: string | undefined;
   try {
     file = nodeGypBuild.path(root);
     const loaded = require(file) as Partial<NativeBinding> & { unsupported?: string };
     if (typeof loaded.unsupported === 'string') throw new Error(loaded.unsupported);
+    checkLayout(loaded, file);
     return { binding: loaded as NativeBinding, file };
   } catch (cause) {
     throw failure(cause, file);
@@ -296,7 +291,7 @@ interface Router {
   records: Float64Array;
 }
 
-const kRouter = Symbol.for('sockprobe.router.v4');
+const kRouter = Symbol.for('sockprobe.router.v5');
 
 export const native: NativeBinding = loaded.binding;
 
@@ -310,13 +305,16 @@ function router(): Router {
       try {
         for (let i = 0; i < count; i++) {
           const o = i * RECORD_WIDTH;
-          const id = records[o] as number;
+          const id = records[o + F_ID] as number;
           const handler = created.handlers[id];
+          // A kept socket nobody takes stays in its row: the addon closes it after this batch.
           if (handler === undefined) continue;
           created.handlers[id] = undefined;
           created.freeLater.push(id);
           try {
             const outcome = decode(records, o, strings);
+            // Claimed: from here the handler owns the descriptor, and the addon leaves it alone.
+            if (outcome.fd !== undefined) records[o + F_FD] = -1;
             if (typeof handler === 'function') handler(outcome);
             else handler.done(outcome);
           } catch (error) {
@@ -354,9 +352,9 @@ const records = shared.records;
  * native.start(), with an immediate outcome read from the record buffer when
  * the binary has startRecord() (one N-API object per outcome less).
  */
-export const start: (...args: StartArgs) => RawOutcome | undefined = (id, family, address, port, localAddress, timeoutMs, flags, settleMs) => {
-  if (startRecord === undefined) return native.start(id, family, address, port, localAddress, timeoutMs, flags, settleMs);
-  const r = startRecord.call(native, id, family, address, port, localAddress, timeoutMs, flags, settleMs);
+export const start: (...args: StartArgs) => RawOutcome | undefined = (id, family, address, port, localAddress, timeoutMs, flags) => {
+  if (startRecord === undefined) return native.start(id, family, address, port, localAddress, timeoutMs, flags);
+  const r = startRecord.call(native, id, family, address, port, localAddress, timeoutMs, flags);
   return typeof r === 'number' ? decode(records, r * RECORD_WIDTH, undefined) : r;
 };
 

@@ -203,7 +203,9 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
     return r;
   }
 
-  const errno = raw.errno;
+  // A deadline is sockprobe's, not the kernel's: the addon reports no errno
+  // for it, and the result says ETIMEDOUT, as Node does for its own timeouts.
+  const errno = raw.stage === 'timeout' ? E.ETIMEDOUT : raw.errno;
 
   if (raw.stage === 'timeout' || errno === E.ETIMEDOUT) {
     const r = failed<TimeoutResult>('timeout', 'no-response', errno, target, elapsedMs, tcp);

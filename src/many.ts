@@ -3,18 +3,23 @@
 // target, no promise per probe on the numeric-address path, each name resolved
 // once per call, and every socket closed when the caller stops early or aborts.
 import { setMaxListeners } from 'node:events';
-import { attach, native, release, reserve, start, unregister, type RawFamily, type RawOutcome } from './binding';
-import { classify, type AttemptTarget } from './classify';
+import { Attempt, buildResult } from './attempt';
+import type { AttemptTarget } from './classify';
 import { abortError } from './errors';
 import { lookup, probeValidHost, settings, type Lookup, type ProbeOptions, type ProbeTarget, type Settings } from './probe';
-import type { ProbeResult } from './types';
+import type { AddressResult, ProbeResult } from './types';
 import { parsePorts } from './ports';
 import { checkHost, checkOptions, checkPort, checkUnixPath, isObject, literalFamily } from './validate';
 
 export { parsePorts };
 
 export interface ProbeManyOptions extends ProbeOptions {
-  /** Most probes in flight at once (each uses one descriptor). Default 256. */
+  /**
+   * Most probes in flight at once. Default 256. A probe of a numeric address
+   * or a path holds one descriptor; a probe of a name holds one per address
+   * it resolved to (both of localhost's, say), so descriptors in use can
+   * reach `concurrency` times the most addresses a name has.
+   */
   concurrency?: number;
 }
 
@@ -127,8 +132,8 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   private continuing = false;
   /** Probes that ended inside start() during the current fillLoop(). */
   private immediate = 0;
-  /** Native ids of direct probes in flight. */
-  private readonly ids = new Set<number>();
+  /** Direct attempts in flight (each holds one descriptor, in the addon or in a check). */
+  private readonly attempts = new Set<ScanAttempt>();
   /** Aborts name-resolving probes (which go through probe()'s own path). */
   private readonly inner = new AbortController();
   private readonly names = new Map<string, Promise<Lookup>>();
@@ -251,46 +256,30 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
   }
 
   private startDirect(p: Extract<Prepared, { kind: 'direct' }>): void {
-    const t = p.target;
-    const id = reserve();
-    const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
-    const s = this.s;
-    let raw;
+    const a = new ScanAttempt(p.target, p.host, p.index, this);
+    let r: AddressResult | undefined;
     try {
-      raw = start(id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
+      r = a.start(this.s, this.s.timeout);
     } catch (error) {
-      release(id);
       this.fail(error);
       return;
     }
-    if (raw !== undefined) {
-      // Ended at once (a refusal on loopback, usually): no handler, no closure.
-      release(id);
+    if (r !== undefined) {
+      // Ended at once (a refusal or an open port on loopback, usually): nothing stays pending.
       this.immediate++;
-      this.deliver(this.wrap(classify(raw, t), p));
+      this.deliver(scanResult(r, p.host, p.index));
       return;
     }
-    this.ids.add(id);
+    this.attempts.add(a);
     this.inFlight++;
-    attach(id, (outcome: RawOutcome): void => {
-      this.ids.delete(id);
-      this.inFlight--;
-      this.deliver(this.wrap(classify(outcome, t), p));
-    });
   }
 
-  private wrap(a: ReturnType<typeof classify>, p: Extract<Prepared, { kind: 'direct' }>): ProbeManyResult {
-    // Built as fold() in probe.ts builds it (see there why not a spread literal).
-    // elapsedMs stays the attempt's: with no name to resolve, the whole probe
-    // is that one attempt, timed by the addon from before socket() to the
-    // moment it read the kernel's answer (not counting the hand-over to JS,
-    // which takes no clock read here).
-    const r = Object.assign({}, a) as ProbeManyResult;
-    r.host = p.host;
-    r.attempts = [a];
-    r.dnsMs = 0;
-    r.index = p.index;
-    return r;
+  /** A direct attempt ended (ScanAttempt). */
+  attemptEnded(a: ScanAttempt, r: ProbeManyResult | undefined, error?: unknown): void {
+    if (!this.attempts.delete(a)) return;
+    this.inFlight--;
+    if (r !== undefined) this.deliver(r);
+    else this.fail(error);
   }
 
   private startName(p: Extract<Prepared, { kind: 'name' }>): void {
@@ -353,13 +342,37 @@ class Batch implements AsyncIterableIterator<ProbeManyResult> {
     if (this.finished) return;
     this.finished = true;
     this.s.signal?.removeEventListener('abort', this.onAbort);
-    for (const id of this.ids) {
-      native.cancel(id);
-      unregister(id);
-    }
-    this.ids.clear();
+    for (const a of this.attempts) a.cancel();
+    this.attempts.clear();
     this.inner.abort();
     this.inFlight = 0;
+  }
+}
+
+/** A probeMany() result from one attempt (no name resolved): the attempt's own elapsedMs. */
+function scanResult(a: AddressResult, host: string, index: number): ProbeManyResult {
+  const r = buildResult(host, [a], 0, a.elapsedMs) as ProbeManyResult;
+  r.index = index;
+  return r;
+}
+
+/** A direct probe of a scan in flight: the attempt and where its result goes. */
+class ScanAttempt extends Attempt {
+  constructor(
+    t: AttemptTarget,
+    private readonly host: string,
+    private readonly index: number,
+    private readonly batch: Batch,
+  ) {
+    super(t.address, t.family, t.port);
+  }
+
+  protected finished(result: AddressResult): void {
+    this.batch.attemptEnded(this, scanResult(result, this.host, this.index));
+  }
+
+  protected failed(error: unknown): void {
+    this.batch.attemptEnded(this, undefined, error);
   }
 }
 

@@ -1,9 +1,11 @@
 // probe(): validate, resolve, probe every address concurrently within one
 // deadline, and fold the attempts into one ProbeResult.
 import * as dns from 'node:dns';
-import { FLAG_GRACEFUL, attach, native, register, release, reserve, start, unregister, type Completion, type RawFamily, type RawOutcome } from './binding';
-import { classify, mostTelling, type AttemptTarget } from './classify';
+import { Attempt, buildResult, type Settings } from './attempt';
+import { FLAG_GRACEFUL } from './binding';
+import type { AttemptTarget } from './classify';
 import { abortError } from './errors';
+import { settleCheck } from './settle';
 import type { AddressResult, DnsErrorReason, DnsErrorResult, ProbeResult } from './types';
 import {
   checkClose,
@@ -41,15 +43,7 @@ export interface ProbeOptions {
 
 export type ProbeTarget = { host: string; port: number } | { path: string };
 
-/** Validated options shared by probe() and probeMany(). */
-export interface Settings {
-  timeout: number;
-  signal: AbortSignal | undefined;
-  family: 0 | 4 | 6;
-  local: { address: string; family: 4 | 6 } | undefined;
-  flags: number;
-  settle: number;
-}
+export type { Settings };
 
 export function settings(options: unknown): Settings {
   const o = checkOptions(options);
@@ -57,21 +51,87 @@ export function settings(options: unknown): Settings {
   const local = checkLocalAddress(o.localAddress);
   if (local !== undefined && family !== 0 && local.family !== family)
     throw new RangeError(`localAddress ${local.address} is IPv${local.family} but family ${family} was asked for`);
+  const settle = checkNonNegativeMs(o.settle, 'settle');
   return {
     timeout: checkTimeout(o.timeout),
     signal: checkSignal(o.signal),
     family,
     local,
     flags: checkClose(o.close) === 'graceful' ? FLAG_GRACEFUL : 0,
-    settle: checkNonNegativeMs(o.settle, 'settle'),
+    settle,
+    check: settle > 0 ? settleCheck(settle) : undefined,
   };
 }
 
 const now = (): number => performance.now();
 const round = (value: number): number => Math.round(value * 1000) / 1000;
 
-interface Pending {
-  id: number;
+/** One of several attempts of runAttempts(): reports to the group by index. */
+class GroupAttempt extends Attempt {
+  constructor(
+    t: AttemptTarget,
+    private readonly group: AttemptGroup,
+    private readonly index: number,
+  ) {
+    super(t.address, t.family, t.port);
+  }
+
+  protected finished(result: AddressResult): void {
+    this.group.settle(this.index, result);
+  }
+
+  protected failed(error: unknown): void {
+    this.group.fail(error);
+  }
+}
+
+/** Attempts to every address of a name, concurrently, within one deadline. */
+class AttemptGroup {
+  private readonly results: (AddressResult | undefined)[];
+  private readonly pending: GroupAttempt[] = [];
+  private left: number;
+  private over = false;
+
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    count: number,
+    private readonly resolve: (results: AddressResult[]) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.results = new Array(count);
+    this.left = count;
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  add(a: GroupAttempt): void {
+    this.pending.push(a);
+  }
+
+  settle(index: number, result: AddressResult): void {
+    if (this.over) return;
+    this.results[index] = result;
+    if (--this.left === 0) {
+      this.end();
+      this.resolve(this.results as AddressResult[]);
+    }
+  }
+
+  fail(error: unknown): void {
+    if (this.over) return;
+    this.end();
+    for (const a of this.pending) a.cancel();
+    this.reject(error);
+  }
+
+  /** The signal's abort event: every socket still open is closed. */
+  handleEvent(): void {
+    this.fail(abortError(this.signal as AbortSignal));
+  }
+
+  private end(): void {
+    this.over = true;
+    this.signal?.removeEventListener('abort', this);
+  }
 }
 
 /**
@@ -81,52 +141,19 @@ interface Pending {
  */
 export function runAttempts(targets: readonly AttemptTarget[], s: Settings, timeout: number): Promise<AddressResult[]> {
   return new Promise((resolve, reject) => {
-    const results: (AddressResult | undefined)[] = new Array(targets.length);
-    const pending = new Set<Pending>();
-    let left = targets.length;
-    const cancelAll = (): void => {
-      s.signal?.removeEventListener('abort', onAbort);
-      for (const p of pending) {
-        native.cancel(p.id);
-        unregister(p.id);
-      }
-      pending.clear();
-    };
-    const onAbort = (): void => {
-      cancelAll();
-      reject(abortError(s.signal as AbortSignal));
-    };
-    const settle = (index: number, result: AddressResult): void => {
-      results[index] = result;
-      if (--left === 0) {
-        s.signal?.removeEventListener('abort', onAbort);
-        resolve(results as AddressResult[]);
-      }
-    };
-    s.signal?.addEventListener('abort', onAbort, { once: true });
-    targets.forEach((t, index) => {
-      const entry: Pending = { id: 0 };
-      entry.id = register((raw) => {
-        pending.delete(entry);
-        settle(index, classify(raw, t));
-      });
-      const rawFamily: RawFamily = t.family === 'unix' ? 0 : t.family;
-      let raw;
+    const group = new AttemptGroup(s.signal, targets.length, resolve, reject);
+    for (let index = 0; index < targets.length; index++) {
+      const a = new GroupAttempt(targets[index] as AttemptTarget, group, index);
+      let r: AddressResult | undefined;
       try {
-        raw = start(entry.id, rawFamily, t.address, t.port ?? 0, s.local?.address ?? null, timeout, s.flags, s.settle);
+        r = a.start(s, timeout);
       } catch (error) {
-        unregister(entry.id);
-        cancelAll();
-        reject(error);
+        group.fail(error);
         return;
       }
-      if (raw === undefined) {
-        pending.add(entry);
-      } else {
-        unregister(entry.id);
-        settle(index, classify(raw, t));
-      }
-    });
+      if (r !== undefined) group.settle(index, r);
+      else group.add(a);
+    }
   });
 }
 
@@ -175,77 +202,59 @@ export function lookup(host: string, family: 0 | 4 | 6, timeout: number, signal:
   });
 }
 
-export function fold(host: string, attempts: AddressResult[], dnsMs: number, started: number): ProbeResult {
-  const best = mostTelling(attempts) as AddressResult;
-  // Same keys in the same order as { ...best, host, attempts, dnsMs, elapsedMs }:
-  // V8 handles that literal (a spread, new keys, then an existing key redefined)
-  // through its slow path, about 10 µs a result; copying then storing is ~0.3 µs.
-  const result = Object.assign({}, best) as ProbeResult;
-  result.host = host;
-  result.attempts = attempts;
-  result.dnsMs = round(dnsMs);
-  result.elapsedMs = round(now() - started);
-  return result;
-}
-
 /**
- * One attempt (a numeric address or a Unix path), without the general
- * machinery of runAttempts. An outcome known at once (start() returned it: on
- * loopback, a refusal usually is) costs one settled promise and no closure; a
- * probe in flight one promise and two closures, which is what it costs in memory.
+ * probe() of one numeric address or Unix path: one attempt, which is also the
+ * pending probe (its target, the promise's settlers, the signal). An outcome
+ * known at once (on loopback a refusal, or an open port, usually is) costs one
+ * settled promise and no listener. The result's elapsedMs is the attempt's,
+ * timed by the addon (no clock read here).
  */
-function runOne(t: AttemptTarget, s: Settings, host: string, started: number): Promise<ProbeResult> {
-  const id = reserve();
-  let raw: RawOutcome | undefined;
+function runOne(t: AttemptTarget, s: Settings, host: string): Promise<ProbeResult> {
+  const a = new SingleProbe(t, host, s.signal);
+  let r: AddressResult | undefined;
   try {
-    raw = start(id, t.family === 'unix' ? 0 : t.family, t.address, t.port ?? 0, s.local?.address ?? null, s.timeout, s.flags, s.settle);
+    r = a.start(s, s.timeout);
   } catch (error) {
-    release(id);
     return Promise.reject(error);
   }
-  if (raw !== undefined) {
-    release(id);
-    return Promise.resolve(fold(host, [classify(raw, t)], 0, started));
-  }
-  const pending = new InFlight(t.address, t.family, t.port, host, started, id, s.signal);
+  if (r !== undefined) return Promise.resolve(buildResult(host, [r], 0, r.elapsedMs));
   return new Promise((resolve, reject) => {
-    pending.resolve = resolve;
-    pending.reject = reject;
-    attach(id, pending);
+    a.resolve = resolve;
+    a.reject = reject;
     // The object itself listens (handleEvent): no closure per probe.
-    pending.signal?.addEventListener('abort', pending, { once: true });
+    a.signal?.addEventListener('abort', a, { once: true });
   });
 }
 
 /**
- * A probe() in flight, as one object: the attempt's target (classify reads its
- * address, family and port), what fold() needs, and the promise's settlers.
- * Cheaper to keep than the closures it replaces (a handler, an executor
- * context and a target object): memory per pending probe is a goal.
+ * A probe() in flight, as one object: the attempt (its target, its id) and
+ * the promise's settlers. Memory per pending probe is a goal.
  */
-class InFlight implements AttemptTarget, Completion {
+class SingleProbe extends Attempt {
   resolve: (r: ProbeResult) => void = noop;
   reject: (e: unknown) => void = noop;
 
   constructor(
-    readonly address: string,
-    readonly family: AttemptTarget['family'],
-    readonly port: number | null,
+    t: AttemptTarget,
     readonly host: string,
-    readonly started: number,
-    readonly id: number,
     readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    super(t.address, t.family, t.port);
+  }
 
-  done(outcome: RawOutcome): void {
+  protected finished(result: AddressResult): void {
     this.signal?.removeEventListener('abort', this);
-    this.resolve(fold(this.host, [classify(outcome, this)], 0, this.started));
+    this.resolve(buildResult(this.host, [result], 0, result.elapsedMs));
+  }
+
+  protected failed(error: unknown): void {
+    this.signal?.removeEventListener('abort', this);
+    this.reject(error);
   }
 
   /** The signal's abort event. */
   handleEvent(): void {
-    native.cancel(this.id);
-    unregister(this.id);
+    this.cancel();
     this.reject(abortError(this.signal as AbortSignal));
   }
 }
@@ -263,7 +272,7 @@ function probeHost(hostArg: unknown, portArg: unknown, options: unknown): Promis
     const wanted = s.family !== 0 ? s.family : s.local?.family ?? 0;
     if (wanted !== 0 && literal !== wanted)
       throw new RangeError(`${host} is an IPv${literal} address but only IPv${wanted} was asked for`);
-    return runOne({ address: host, family: literal, port }, s, host, now());
+    return runOne({ address: host, family: literal, port }, s, host);
   }
   return probeValidHost(host, port, s, lookup);
 }
@@ -271,17 +280,14 @@ function probeHost(hostArg: unknown, portArg: unknown, options: unknown): Promis
 /** Resolver used by probeValidHost: probe() resolves each time, probeMany() once per name. */
 export type Resolver = (host: string, family: 0 | 4 | 6, timeout: number, signal: AbortSignal | undefined) => Promise<Lookup>;
 
-/** probe() for a host and port that have passed validation. */
+/**
+ * probe() for a host name (not a numeric address: probeHost() and probeMany()
+ * take those to runOne() and an attempt of their own) and a port that have
+ * passed validation.
+ */
 export async function probeValidHost(host: string, port: number, s: Settings, resolve: Resolver): Promise<ProbeResult> {
   const started = now();
   const wanted = s.family !== 0 ? s.family : s.local?.family ?? 0;
-  const literal = literalFamily(host);
-  if (literal !== 0) {
-    if (wanted !== 0 && literal !== wanted)
-      throw new RangeError(`${host} is an IPv${literal} address but only IPv${wanted} was asked for`);
-    const attempts = await runAttempts([{ address: host, family: literal, port }], s, s.timeout);
-    return fold(host, attempts, 0, started);
-  }
   const found = await resolve(host, wanted, s.timeout, s.signal);
   const dnsMs = now() - started;
   if (!found.ok) {
@@ -304,7 +310,7 @@ export async function probeValidHost(host: string, port: number, s: Settings, re
   }));
   const remaining = Math.max(1, s.timeout - dnsMs);
   const attempts = await runAttempts(targets, s, remaining);
-  return fold(host, attempts, dnsMs, started);
+  return buildResult(host, attempts, dnsMs, now() - started);
 }
 
 function probeUnix(pathArg: unknown, options: unknown): Promise<ProbeResult> {
@@ -313,7 +319,7 @@ function probeUnix(pathArg: unknown, options: unknown): Promise<ProbeResult> {
   if (s.local !== undefined) throw new RangeError('localAddress does not apply to a Unix domain socket');
   if (s.family !== 0) throw new RangeError('family does not apply to a Unix domain socket');
   if (s.signal?.aborted) throw abortError(s.signal);
-  return runOne({ address: path, family: 'unix', port: null }, s, path, now());
+  return runOne({ address: path, family: 'unix', port: null }, s, path);
 }
 
 function probeSync(a: unknown, b?: unknown, c?: unknown): Promise<ProbeResult> {

@@ -207,7 +207,7 @@ describe('aborts and deadlines racing completions', () => {
         });
         ids.push(id);
         const port = i % 3 === 0 ? silent.port : i % 3 === 1 ? open.port : closed;
-        const raw = native.start(id, 4, '127.0.0.1', port, null, 1 + (i % 5), i & 1, 0);
+        const raw = native.start(id, 4, '127.0.0.1', port, null, 1 + (i % 5), i & 1);
         if (raw !== undefined) {
           unregister(id);
           immediate++;
@@ -247,7 +247,7 @@ describe('native failure paths reached from outside', () => {
 
   const start = (family: number, address: string, port: number, local: string | null = null): RawOutcome | undefined => {
     const id = register(() => undefined);
-    const raw = native.start(id, family as 0 | 4 | 6, address, port, local, 50, 0, 0);
+    const raw = native.start(id, family as 0 | 4 | 6, address, port, local, 50, 0);
     if (raw === undefined) native.cancel(id);
     unregister(id);
     return raw;
@@ -268,15 +268,28 @@ describe('native failure paths reached from outside', () => {
     expect(start(4, '127.0.0.1', 80, '::1')).toMatchObject({ errno: 22, stage: 'address' });
   });
 
-  test('setsockopt stage: an id already in flight is refused without touching it', () => {
+  test('an id already in flight is sockprobe\'s own fault: start() throws ERR_SOCKPROBE_INTERNAL, not a kernel-looking outcome', async () => {
+    // Ids come from src/binding.ts, so a clash is a bug of ours: it must not
+    // read as a kernel answer (it used to be errno EEXIST at "setsockopt").
+    const silent = await silentPort();
     const id = register(() => undefined);
     try {
-      expect(native.start(id, 4, '127.0.0.1', open.port, null, 10_000, 0, 60_000)).toBeUndefined();
-      expect(native.start(id, 4, '127.0.0.1', open.port, null, 10, 0, 0)).toMatchObject({ errno: 17, stage: 'setsockopt' });
+      expect(native.start(id, 4, '127.0.0.1', silent.port, null, 10_000, 0)).toBeUndefined();
+      let thrown: unknown;
+      try {
+        native.start(id, 4, '127.0.0.1', open.port, null, 10, 0);
+      } catch (error) {
+        thrown = error;
+      }
+      // Not toBeInstanceOf: the addon's Error comes from the main realm, not jest's.
+      expect(Object.prototype.toString.call(thrown)).toBe('[object Error]');
+      expect(thrown).toMatchObject({ code: 'ERR_SOCKPROBE_INTERNAL', message: expect.stringMatching(/already in flight/) });
       expect(native.inFlight()).toBe(1);
+      expect(() => native.start(1 << 22, 4, '127.0.0.1', open.port, null, 10, 0)).toThrow(/out of range/);
     } finally {
       expect(native.cancel(id)).toBe(true);
       unregister(id);
+      await silent.close();
     }
     expect(native.inFlight()).toBe(0);
   });
@@ -312,12 +325,13 @@ describe('native failure paths reached from outside', () => {
       let caught = 0;
       process.on('uncaughtException', (e) => { caught++; });
       native.init(() => { throw new Error('dispatcher failed'); });
-      const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1', async () => {
-        const port = server.address().port;
-        for (let i = 0; i < 20; i++) native.start(1000 + i, 4, '127.0.0.1', port, null, 1000, 0, 0);
+      // A silent port: every probe stays in flight and ends through dispatch
+      // (an open or refused loopback port ends inside start()).
+      require(${JSON.stringify(path.join(libDir, '..', 'scripts', 'silent-port.js'))}).silentPort().then(async (silent) => {
+        for (let i = 0; i < 20; i++) native.start(1000 + i, 4, '127.0.0.1', silent.port, null, 20, 0);
         const t0 = Date.now();
         while (native.inFlight() > 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
-        server.close();
+        silent.close();
         console.log(JSON.stringify({ caught, inFlight: native.inFlight() }));
       });
     `;
@@ -339,15 +353,15 @@ describe('native failure paths reached from outside', () => {
       let caught = 0;
       let delivered = 0;
       process.on('uncaughtException', () => { caught++; });
-      const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1', async () => {
-        const port = server.address().port;
+      // A silent port: every probe ends through dispatch, in batches (see above).
+      require(${JSON.stringify(path.join(libDir, '..', 'scripts', 'silent-port.js'))}).silentPort().then(async (silent) => {
         for (let i = 0; i < 20; i++) {
           const id = register(() => { delivered++; if (i % 2 === 0) throw new Error('handler failed'); });
-          native.start(id, 4, '127.0.0.1', port, null, 1000, 0, 0);
+          native.start(id, 4, '127.0.0.1', silent.port, null, 20, 0);
         }
         const t0 = Date.now();
         while (delivered < 20 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
-        server.close();
+        silent.close();
         console.log(JSON.stringify({ caught, delivered, inFlight: native.inFlight() }));
       });
     `;

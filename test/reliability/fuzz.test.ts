@@ -318,7 +318,7 @@ function checkRawOutcome(o: unknown): void {
 // get past the type check, and sometimes anything at all.
 const typed = (good: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof({ weight: 10, arbitrary: good }, { weight: 1, arbitrary: anyValue });
 // The addon indexes probes by id in a vector and refuses ids from 2^22 up
-// (ERANGE): generate mostly ids in the top half of the valid range, which
+// (an internal error): generate mostly ids in the top half of the valid range, which
 // register() never reaches here, and sometimes huge or odd ones.
 const nativeId = typed(
   fc.oneof(
@@ -336,15 +336,17 @@ const nativeAddress = typed(
     { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 100, maxLength: 300 }) },
   ),
 );
-const nativePort = typed(fc.oneof({ weight: 4, arbitrary: quickPort }, { weight: 1, arbitrary: oddNumber }));
+// The silent port too: open and refused loopback ports end inside start(), so
+// it is what keeps probes in flight (each is cancelled or let run to a tiny deadline).
+const nativePort = typed(fc.oneof({ weight: 4, arbitrary: quickPort }, { weight: 1, arbitrary: fc.constant(0).map(() => silent.port) }, { weight: 1, arbitrary: oddNumber }));
 const nativeLocal = typed(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(null, undefined, '127.0.0.1', '127.0.0.2', '::1', '') }, { weight: 1, arbitrary: oddString }));
 /** Any deadline, huge ones too: every probe left in flight is cancelled. */
 const nativeMs = typed(fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 30 }) }, { weight: 1, arbitrary: oddNumber }));
 const nativeFlags = typed(fc.oneof(fc.constantFrom(0, 1, 2, 3, 0xffffffff), oddNumber));
 
 const startArgs = fc
-  .tuple(nativeId, nativeFamily, nativeAddress, nativePort, nativeLocal, nativeMs, nativeFlags, nativeMs)
-  .chain((full) => fc.oneof({ weight: 8, arbitrary: fc.constant(full as unknown[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 12 }).map((n) => full.slice(0, n).concat(n > 8 ? [1, 2, 3, 4].slice(0, n - 8) : [])) }))
+  .tuple(nativeId, nativeFamily, nativeAddress, nativePort, nativeLocal, nativeMs, nativeFlags)
+  .chain((full) => fc.oneof({ weight: 8, arbitrary: fc.constant(full as unknown[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 12 }).map((n) => full.slice(0, n).concat(n > 7 ? [1, 2, 3, 4, 5].slice(0, n - 7) : [])) }))
   .map((args) => args.map((a, i) => (i === 2 && typeof a === 'string' ? safeNativeAddress(a) : a)));
 
 describe('property: the native layer never crashes whatever reaches it', () => {
@@ -366,6 +368,12 @@ describe('property: the native layer never crashes whatever reaches it', () => {
         try {
           result = raw.start(...args);
         } catch (e) {
+          // An id out of the addon's range is sockprobe's own fault (register()
+          // never hands one out): an Error with code ERR_SOCKPROBE_INTERNAL, never an outcome.
+          if ((e as { code?: unknown }).code === 'ERR_SOCKPROBE_INTERNAL') {
+            count('internal');
+            return;
+          }
           if (!isErrorNamed(e, 'TypeError')) throw e;
           count('TypeError');
           return;
@@ -384,6 +392,9 @@ describe('property: the native layer never crashes whatever reaches it', () => {
         } else {
           checkRawOutcome(result);
           count(`stage:${(result as { stage: string }).stage}`);
+          // FLAG_KEEP (4) among the flags: a connected socket is handed over, and this caller owns it.
+          const kept = (result as { fd?: unknown }).fd;
+          if (typeof kept === 'number') fs.closeSync(kept);
         }
         expect(typeof raw.cancel(...cancelArgs)).toBe('boolean');
         expect(raw.inFlight(...cancelArgs)).toBe(0);

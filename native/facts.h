@@ -1,6 +1,7 @@
-// Raw socket facts: address parsing and formatting, the ICMP error queue and
-// TCP_INFO. Plain C++ with no N-API in it, so it can be read (and fuzzed) on
-// its own. Nothing here interprets what the kernel said; that is TypeScript's job.
+// Facts: what the kernel says about a socket, read by one function each. One
+// implementation per platform (facts_linux.cc). Nothing here interprets what
+// the kernel said, and nothing invents a value it did not give: a fact the
+// platform cannot read is marked absent (`present`/`valid` false, -1).
 #pragma once
 
 #include <sys/socket.h>
@@ -8,20 +9,9 @@
 #include <cstdint>
 #include <string>
 
+#include "record.h"
+
 namespace sockprobe {
-
-struct Target {
-  sockaddr_storage addr;
-  socklen_t len;
-  int family;  // AF_INET, AF_INET6 or AF_UNIX
-};
-
-// Fills `out` from a numeric address (v4, v6 with an optional %zone) or a Unix
-// path. Returns 0 or an errno value (EINVAL, ENAMETOOLONG, ENXIO for an unknown zone).
-int ParseTarget(int family, const std::string& address, int port, Target* out);
-
-// Numeric form of a socket address; Unix addresses give their path.
-std::string FormatAddress(const sockaddr* sa, socklen_t len, int* port);
 
 // One entry read from the socket's error queue (Linux IP_RECVERR/IPV6_RECVERR).
 struct IcmpReport {
@@ -34,28 +24,31 @@ struct IcmpReport {
   std::string offender;  // empty when the kernel named none
 };
 
-// Subset of struct tcp_info that sockprobe reports. `valid` is false when the
-// platform has no TCP_INFO or the call failed; `bytes` is how much the kernel filled.
+// The TCP_INFO fields of record.h. `valid` is false when the platform has no
+// TCP_INFO or the call failed; `bytes` is how much of the struct the kernel filled.
 struct TcpInfo {
   bool valid = false;
   unsigned bytes = 0;
-  unsigned state = 0;
-  unsigned caState = 0;
-  unsigned retransmits = 0;
-  unsigned probes = 0;
-  unsigned backoff = 0;
-  unsigned options = 0;
-  unsigned rto = 0;
-  unsigned sndMss = 0;
-  unsigned rcvMss = 0;
-  unsigned unacked = 0;
-  unsigned lost = 0;
-  unsigned retrans = 0;
-  unsigned rtt = 0;
-  unsigned rttvar = 0;
-  unsigned sndCwnd = 0;
-  unsigned totalRetrans = 0;
+#define SOCKPROBE_X(name, tcpi) unsigned name = 0;
+  SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
+#undef SOCKPROBE_X
 };
+
+// The kernel's TCP states this layer needs to tell progress from an answer.
+enum class TcpProgress { kUnknown, kSynSent, kConnected, kClosed };
+
+// SO_ERROR, read (and so cleared). Returns 0 or the pending errno; `*readErr`
+// gets the errno of a failed getsockopt itself (0 when it worked).
+int ReadSoError(int fd, int* readErr);
+
+// SO_SNDBUF and SO_RCVBUF, -1 each when unreadable.
+void ReadBuffers(int fd, int* sndbuf, int* rcvbuf);
+
+// getsockname() in numeric form; false when it failed.
+bool ReadLocalAddress(int fd, std::string* address, int* port);
+
+// getpeername() succeeded: the socket is connected.
+bool HasPeer(int fd);
 
 // Asks the kernel to queue ICMP errors for this socket. Returns 0 or errno;
 // a no-op returning 0 where the platform has no such option.
@@ -65,6 +58,9 @@ int EnableErrorQueue(int fd, int family);
 IcmpReport ReadErrorQueue(int fd);
 
 TcpInfo ReadTcpInfo(int fd);
+
+// Where a TCP handshake is, from TCP_INFO's state (kUnknown when `tcp` is not valid).
+TcpProgress Progress(const TcpInfo& tcp);
 
 // One field of the kernel's struct tcp_info, named as in <linux/tcp.h> without
 // the tcpi_ prefix. Only fields the running kernel filled are listed.

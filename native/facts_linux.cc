@@ -1,129 +1,75 @@
-#include "sockinfo.h"
+// Facts, Linux: what the kernel says about a probe's socket. SO_ERROR, the
+// buffers, the local address, the ICMP error queue (IP_RECVERR), TCP_INFO and
+// the queue sizes. Each function reads and reports; none interprets, and none
+// makes up a value the kernel did not give.
+#include "facts.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
-#include <sys/un.h>
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 
-#ifdef __linux__
 #include <linux/errqueue.h>
 #include <linux/sockios.h>
 // The kernel's struct tcp_info: glibc's <netinet/tcp.h> copy stops early, and
 // the two cannot be included together.
 #include <linux/tcp.h>
-#else
-#include <netinet/tcp.h>
-#endif
+
+#include "address.h"
 
 namespace sockprobe {
 
-namespace {
-
-// "fe80::1%eth0" or "fe80::1%2": the scope id for the zone, or 0 when unknown.
-uint32_t ZoneToScopeId(const std::string& zone) {
-  if (zone.empty()) return 0;
-  char* end = nullptr;
-  unsigned long n = std::strtoul(zone.c_str(), &end, 10);
-  if (end != nullptr && *end == '\0' && n <= UINT32_MAX) return static_cast<uint32_t>(n);
-  return if_nametoindex(zone.c_str());
+int ReadSoError(int fd, int* readErr) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) != 0) {
+    *readErr = errno;
+    return 0;
+  }
+  *readErr = 0;
+  return value;
 }
 
+namespace {
+int SockOptInt(int fd, int level, int name) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) != 0) return -1;
+  return value;
+}
 }  // namespace
 
-int ParseTarget(int family, const std::string& address, int port, Target* out) {
-  std::memset(out, 0, sizeof(*out));
-  out->family = family;
-  // A NUL inside the string would silently shorten it for the C calls below.
-  if (address.find('\0') != std::string::npos) return EINVAL;
-  if (family == AF_UNIX) {
-    auto* un = reinterpret_cast<sockaddr_un*>(&out->addr);
-    if (address.empty()) return EINVAL;
-    if (address.size() >= sizeof(un->sun_path)) return ENAMETOOLONG;
-    un->sun_family = AF_UNIX;
-    std::memcpy(un->sun_path, address.data(), address.size());
-    out->len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + 1);
-    return 0;
-  }
-  if (port < 0 || port > 65535) return EINVAL;
-  if (family == AF_INET) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&out->addr);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, address.c_str(), &sin->sin_addr) != 1) return EINVAL;
-    out->len = sizeof(sockaddr_in);
-    return 0;
-  }
-  if (family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(static_cast<uint16_t>(port));
-    std::string host = address;
-    size_t pct = host.find('%');
-    if (pct != std::string::npos) {
-      uint32_t scope = ZoneToScopeId(host.substr(pct + 1));
-      if (scope == 0) return ENXIO;
-      sin6->sin6_scope_id = scope;
-      host.resize(pct);
-    }
-    if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) != 1) return EINVAL;
-    out->len = sizeof(sockaddr_in6);
-    return 0;
-  }
-  return EAFNOSUPPORT;
+void ReadBuffers(int fd, int* sndbuf, int* rcvbuf) {
+  *sndbuf = SockOptInt(fd, SOL_SOCKET, SO_SNDBUF);
+  *rcvbuf = SockOptInt(fd, SOL_SOCKET, SO_RCVBUF);
 }
 
-std::string FormatAddress(const sockaddr* sa, socklen_t len, int* port) {
-  char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2] = {0};
-  *port = 0;
-  if (sa == nullptr || len < static_cast<socklen_t>(sizeof(sa_family_t))) return std::string();
-  switch (sa->sa_family) {
-    case AF_INET: {
-      if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return std::string();
-      auto* sin = reinterpret_cast<const sockaddr_in*>(sa);
-      inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
-      *port = ntohs(sin->sin_port);
-      return buf;
-    }
-    case AF_INET6: {
-      if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return std::string();
-      auto* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
-      inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
-      *port = ntohs(sin6->sin6_port);
-      return buf;
-    }
-    case AF_UNIX: {
-      auto* un = reinterpret_cast<const sockaddr_un*>(sa);
-      size_t max = static_cast<size_t>(len) - offsetof(sockaddr_un, sun_path);
-      if (static_cast<size_t>(len) <= offsetof(sockaddr_un, sun_path)) return std::string();
-      return std::string(un->sun_path, strnlen(un->sun_path, max));
-    }
-    default:
-      return std::string();
-  }
+bool ReadLocalAddress(int fd, std::string* address, int* port) {
+  sockaddr_storage local;
+  socklen_t len = sizeof(local);
+  std::memset(&local, 0, sizeof(local));
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return false;
+  *address = FormatAddress(reinterpret_cast<sockaddr*>(&local), len, port);
+  return true;
+}
+
+bool HasPeer(int fd) {
+  sockaddr_storage peer;
+  socklen_t len = sizeof(peer);
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
 }
 
 int EnableErrorQueue(int fd, int family) {
-#ifdef __linux__
   int one = 1;
   int rc = 0;
   if (family == AF_INET) rc = setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
   if (family == AF_INET6) rc = setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
   return rc == 0 ? 0 : errno;
-#else
-  (void)fd;
-  (void)family;
-  return 0;
-#endif
 }
 
 IcmpReport ReadErrorQueue(int fd) {
   IcmpReport report;
-#ifdef __linux__
   // The queued skb carries the offending packet's headers as data; we only
   // want the control message, so a small data buffer (truncated) is enough.
   char data[64];
@@ -168,48 +114,45 @@ IcmpReport ReadErrorQueue(int fd) {
     }
     break;
   }
-#else
-  (void)fd;
-#endif
   return report;
 }
 
 TcpInfo ReadTcpInfo(int fd) {
   TcpInfo out;
-#if defined(__linux__) && defined(TCP_INFO)
   struct tcp_info ti;
   std::memset(&ti, 0, sizeof(ti));
   socklen_t len = sizeof(ti);
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return out;
   out.valid = true;
   out.bytes = len;
-  out.state = ti.tcpi_state;
-  out.caState = ti.tcpi_ca_state;
-  out.retransmits = ti.tcpi_retransmits;
-  out.probes = ti.tcpi_probes;
-  out.backoff = ti.tcpi_backoff;
-  out.options = ti.tcpi_options;
-  out.rto = ti.tcpi_rto;
-  out.sndMss = ti.tcpi_snd_mss;
-  out.rcvMss = ti.tcpi_rcv_mss;
-  out.unacked = ti.tcpi_unacked;
-  out.lost = ti.tcpi_lost;
-  out.retrans = ti.tcpi_retrans;
-  out.rtt = ti.tcpi_rtt;
-  out.rttvar = ti.tcpi_rttvar;
-  out.sndCwnd = ti.tcpi_snd_cwnd;
-  out.totalRetrans = ti.tcpi_total_retrans;
-#else
-  (void)fd;
-#endif
+#define SOCKPROBE_X(name, tcpi) out.name = ti.tcpi_##tcpi;
+  SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
+#undef SOCKPROBE_X
   return out;
+}
+
+// include/net/tcp_states.h: not in the uapi headers, stable since 2.6.
+constexpr unsigned kTcpSynSent = 2;
+constexpr unsigned kTcpClose = 7;
+
+TcpProgress Progress(const TcpInfo& tcp) {
+  if (!tcp.valid) return TcpProgress::kUnknown;
+  switch (tcp.state) {
+    case kTcpSynSent:
+      return TcpProgress::kSynSent;
+    case kTcpClose:
+      return TcpProgress::kClosed;
+    default:
+      // Anything past SYN_SENT: the handshake completed (the peer may have
+      // closed or reset since; SO_ERROR and the checks after it say so).
+      return TcpProgress::kConnected;
+  }
 }
 
 void ReadKernelTcpInfo(int fd, KernelTcpInfo* out) {
   out->err = 0;
   out->bytes = 0;
   out->count = 0;
-#if defined(__linux__) && defined(TCP_INFO)
   struct tcp_info ti;
   std::memset(&ti, 0, sizeof(ti));
   socklen_t len = sizeof(ti);
@@ -276,24 +219,16 @@ void ReadKernelTcpInfo(int fd, KernelTcpInfo* out) {
   SOCKPROBE_TCPI(rcv_ooopack)
   SOCKPROBE_TCPI(snd_wnd)
 #undef SOCKPROBE_TCPI
-#else
-  (void)fd;
-  out->err = ENOPROTOOPT;
-#endif
 }
 
 Queues ReadQueues(int fd) {
   Queues q;
-#ifdef __linux__
   int n = 0;
   if (ioctl(fd, SIOCOUTQ, &n) == 0) q.send = n;
 #ifdef SIOCOUTQNSD
   if (ioctl(fd, SIOCOUTQNSD, &n) == 0) q.notSent = n;
 #endif
   if (ioctl(fd, SIOCINQ, &n) == 0) q.recv = n;
-#else
-  (void)fd;
-#endif
   return q;
 }
 

@@ -1,0 +1,88 @@
+// The completion record, defined once. A finished probe reaches JavaScript as
+// one row of doubles in a Float64Array the module allocates at init(); the
+// columns below are that row, in order. scripts/gen-record.js reads this file
+// and writes src/record.ts (offsets, stage names, the TCP_INFO decoder), and
+// the module exports the same column list as `layout`, which src/binding.ts
+// compares with the generated one at load: the two sides cannot drift.
+#pragma once
+
+// Where a probe ended: facts about which call answered, not verdicts.
+#define SOCKPROBE_STAGES(X) \
+  X(socket)                 \
+  X(setsockopt)             \
+  X(address)                \
+  X(bind)                   \
+  X(connect)                \
+  X(poll)                   \
+  X(so_error)               \
+  X(errqueue)               \
+  X(timeout)                \
+  X(connected)
+
+// TCP_INFO fields reported for every TCP probe: record name, then the field of
+// the kernel's struct tcp_info (without tcpi_).
+#define SOCKPROBE_TCP_FIELDS(X)     \
+  X(state, state)                   \
+  X(caState, ca_state)              \
+  X(retransmits, retransmits)       \
+  X(probes, probes)                 \
+  X(backoff, backoff)               \
+  X(options, options)               \
+  X(rto, rto)                       \
+  X(sndMss, snd_mss)                \
+  X(rcvMss, rcv_mss)                \
+  X(unacked, unacked)               \
+  X(lost, lost)                     \
+  X(retrans, retrans)               \
+  X(rtt, rtt)                       \
+  X(rttvar, rttvar)                 \
+  X(sndCwnd, snd_cwnd)              \
+  X(totalRetrans, total_retrans)
+
+// The record's leading columns. `strings` columns index the strings array sent
+// with a batch (-1: none). The SOCKPROBE_TCP_FIELDS columns follow them.
+//   err        errno as the kernel gave it (0: none)
+//   stage      index into SOCKPROBE_STAGES
+//   icmp       1 when the icmp* columns hold an error-queue entry
+//   fd         a connected socket handed to JavaScript (start()'s keep flag), else -1
+//   tcp        1: TCP_INFO columns follow; 2: none read, the probe ended inside start()
+#define SOCKPROBE_RECORD_FIELDS(X) \
+  X(id)                            \
+  X(err)                           \
+  X(stage)                         \
+  X(elapsedNs)                     \
+  X(connectNs)                     \
+  X(sndbuf)                        \
+  X(rcvbuf)                        \
+  X(localPort)                     \
+  X(localAddress)                  \
+  X(icmp)                          \
+  X(icmpErrno)                     \
+  X(icmpOrigin)                    \
+  X(icmpType)                      \
+  X(icmpCode)                      \
+  X(icmpInfo)                      \
+  X(icmpOffender)                  \
+  X(fd)                            \
+  X(tcp)                           \
+  X(tcpBytes)
+
+namespace sockprobe {
+
+enum Stage {
+#define SOCKPROBE_X(name) kStage_##name,
+  SOCKPROBE_STAGES(SOCKPROBE_X)
+#undef SOCKPROBE_X
+};
+
+enum Field {
+#define SOCKPROBE_X(name) kF_##name,
+  SOCKPROBE_RECORD_FIELDS(SOCKPROBE_X)
+#undef SOCKPROBE_X
+#define SOCKPROBE_X(name, tcpi) kF_tcp_##name,
+  SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
+#undef SOCKPROBE_X
+  kRecordWidth
+};
+
+}  // namespace sockprobe
