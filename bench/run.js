@@ -5,8 +5,10 @@
 // Settings (environment): BENCH_N (probes per run, 50000), BENCH_C (in flight, 256),
 // BENCH_ROUNDS (5), BENCH_MEM_K (pending probes for the memory test, 10000),
 // BENCH_FLOOD (probes in flight at once, 50000), BENCH_PARTS (rate,mem,flood),
-// BENCH_IMPLS (c,cfull,net,probe,many; cfull = the C prober also making sockprobe's
-// report syscalls: IP_RECVERR, error queue, TCP_INFO).
+// BENCH_IMPLS (c,cfull,net,probe,many,probe@old,many@old; cfull = the C prober also
+// making sockprobe's report syscalls: IP_RECVERR, error queue, TCP_INFO; @old = the
+// same API from the baseline commit BENCH_BASELINE, built in a temporary directory
+// for this run, so old and new engines are compared in the same run).
 // Every measurement runs in its own child process; figures are medians of the rounds,
 // ratios are taken between medians of the same run.
 const { spawn, spawnSync } = require('node:child_process');
@@ -22,7 +24,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const MEM_K = Number(process.env.BENCH_MEM_K || 10_000);
 const FLOOD = Number(process.env.BENCH_FLOOD || 50_000);
 const PARTS = (process.env.BENCH_PARTS || 'rate,mem,flood').split(',');
-const IMPLS = (process.env.BENCH_IMPLS || 'c,cfull,net,probe,many').split(',');
+const IMPLS = (process.env.BENCH_IMPLS || 'c,cfull,net,probe,many,probe@old,many@old').split(',');
+// The last commit before the connector seam (issue 13): the engine it replaced.
+const BASELINE = process.env.BENCH_BASELINE || 'b10f622';
 
 const here = __dirname;
 // Built fresh each run into the temp directory (node-gyp owns build/ and wipes it).
@@ -35,9 +39,37 @@ function buildC() {
   if (r.status !== 0) throw new Error('cc failed to build bench/cprober.c');
 }
 
-function run(cmd, args) {
+/**
+ * Builds BASELINE's addon and lib/ in a temporary directory (git archive, this
+ * checkout's node_modules, node-gyp and tsc offline). Returns its lib/ path, or
+ * null with the reason printed when that cannot be done (no git history, say).
+ */
+function buildBaseline() {
+  const root = path.join(here, '..');
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sockprobe-baseline-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const sh = (cmd, cwd = dir) => spawnSync('sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const steps = [
+    [`git -C ${JSON.stringify(root)} archive ${BASELINE} | tar -x -C ${JSON.stringify(dir)}`, 'git archive'],
+    [`ln -s ${JSON.stringify(path.join(root, 'node_modules'))} node_modules`, 'link node_modules'],
+    ['npx node-gyp rebuild', 'node-gyp'],
+    ['npx tsc -p tsconfig.json', 'tsc'],
+  ];
+  for (const [cmd, name] of steps) {
+    const r = sh(cmd);
+    if (r.status !== 0) {
+      console.log(`  baseline ${BASELINE}: ${name} failed, old engine not measured (${String(r.stderr).trim().split('\n').pop()})`);
+      return null;
+    }
+  }
+  return path.join(dir, 'lib');
+}
+
+let baselineLib;
+
+function run(cmd, args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: env ? { ...process.env, ...env } : process.env });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
@@ -77,10 +109,18 @@ const median = (xs) => {
 function rateOnce(impl, port) {
   if (impl === 'c') return run(cprober, ['probe', '127.0.0.1', String(port), String(N), String(C), '10000']);
   if (impl === 'cfull') return run('env', ['CPROBER_FULL=1', cprober, 'probe', '127.0.0.1', String(port), String(N), String(C), '10000']);
+  if (impl.endsWith('@old')) {
+    return run(process.execPath, [worker, 'rate', impl.slice(0, -4), '127.0.0.1', String(port), String(N), String(C)], { BENCH_LIB: baselineLib });
+  }
   return run(process.execPath, [worker, 'rate', impl, '127.0.0.1', String(port), String(N), String(C)]);
 }
 
 async function rates() {
+  if (IMPLS.some((i) => i.endsWith('@old'))) {
+    baselineLib = buildBaseline();
+    if (baselineLib === null) IMPLS.splice(0, IMPLS.length, ...IMPLS.filter((i) => !i.endsWith('@old')));
+    else console.log(`baseline: ${BASELINE} (the engine before the connector seam), built in ${path.dirname(baselineLib)}`);
+  }
   const closed = await closedPort();
   const listener = await cListener();
   const targets = [
@@ -105,12 +145,12 @@ async function rates() {
         const med = Object.fromEntries(IMPLS.map((i) => [i, median(samples[i][metric])]));
         const what = metric === 'rate' ? 'probes/s of wall time' : 'probes per CPU-second of the prober process';
         console.log(`\n${label} port, N=${N}, C=${C}, ${ROUNDS} rounds: ${what} (median; ratios of medians)`);
-        console.log('  impl        median    vs C   vs net.Socket   samples');
+        console.log('  impl                median    vs C   vs net.Socket   samples');
         for (const impl of IMPLS) {
           const vsC = med.c ? (med[impl] / med.c).toFixed(2) + 'x' : '-';
           const vsNet = med.net ? (med[impl] / med.net).toFixed(2) + 'x' : '-';
-          const name = { c: 'C prober', cfull: 'C + report', net: 'net.Socket', probe: 'probe()', many: 'probeMany' }[impl];
-          console.log(`  ${name.padEnd(10)} ${med[impl].toFixed(0).padStart(7)}   ${vsC.padStart(5)}   ${vsNet.padStart(8)}        ${samples[impl][metric].map((x) => x.toFixed(0)).join(' ')}`);
+          const name = { c: 'C prober', cfull: 'C + report', net: 'net.Socket', probe: 'probe()', many: 'probeMany', 'probe@old': `probe() ${BASELINE}`, 'many@old': `probeMany ${BASELINE}` }[impl];
+          console.log(`  ${name.padEnd(18)} ${med[impl].toFixed(0).padStart(7)}   ${vsC.padStart(5)}   ${vsNet.padStart(8)}        ${samples[impl][metric].map((x) => x.toFixed(0)).join(' ')}`);
         }
       }
     }

@@ -6,8 +6,10 @@
 // ADDRS is a comma-separated list of 127.x addresses, used round-robin.
 const net = require('node:net');
 const path = require('node:path');
-const lib = require(path.join(__dirname, '..', 'lib'));
-const { native } = require(path.join(__dirname, '..', 'lib', 'binding'));
+// BENCH_LIB: another build's lib/ (bench/run.js builds the baseline commit's there).
+const libDir = process.env.BENCH_LIB || path.join(__dirname, '..', 'lib');
+const lib = require(libDir);
+const { native } = require(path.join(libDir, 'binding'));
 
 const TIMEOUT = 10_000;
 
