@@ -266,11 +266,15 @@ class Module final : public CompletionSink {
 
  private:
   // An outcome known inside start(): an object (start()), or for
-  // startRecord() the immediate row of the record buffer when it has no strings.
+  // startRecord() the immediate row of the record buffer. Its one usual
+  // string, the local address of a connection, comes back as the return value
+  // (the row's localAddress column is 0: strings[0]); an outcome with an ICMP
+  // offender (rare inside start()) still comes back as an object.
   Napi::Value Result(Napi::Env env, const Outcome& out, uint32_t id, bool toRecord) {
-    if (!toRecord || !out.localAddress.empty() || (out.icmp.present && !out.icmp.offender.empty()))
-      return OutcomeToJs(env, out);
-    FillRecord(recordData_ + static_cast<size_t>(kImmediateRow) * kRecordWidth, id, out, -1, -1);
+    if (!toRecord || (out.icmp.present && !out.icmp.offender.empty())) return OutcomeToJs(env, out);
+    bool local = !out.localAddress.empty();
+    FillRecord(recordData_ + static_cast<size_t>(kImmediateRow) * kRecordWidth, id, out, local ? 0 : -1, -1);
+    if (local) return Napi::String::New(env, out.localAddress);
     return Napi::Number::New(env, kImmediateRow);
   }
 

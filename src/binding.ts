@@ -146,11 +146,12 @@ export interface NativeBinding {
   /** Returns the outcome when the probe ended at once, undefined while it is in flight. */
   start(...args: StartArgs): RawOutcome | undefined;
   /**
-   * start() with the same arguments; an outcome known at once without strings
-   * is written to a row of the record buffer (beyond dispatch's rows) and that
-   * row's number returned, so no object is built through N-API.
+   * start() with the same arguments; an outcome known at once is written to a
+   * row of the record buffer (beyond dispatch's rows) and that row's number
+   * returned, or its local address string when it has one (an open port), so
+   * no object is built through N-API. One with an ICMP offender is an object.
    */
-  startRecord?(...args: StartArgs): RawOutcome | number | undefined;
+  startRecord?(...args: StartArgs): RawOutcome | number | string | undefined;
   /** Closes an in-flight probe at once; its dispatch never comes. */
   cancel(id: number): boolean;
   inFlight(): number;
@@ -348,14 +349,26 @@ const shared = router();
 const startRecord = native.startRecord;
 const records = shared.records;
 
+/** The record buffer's last row: startRecord()'s immediate outcomes. */
+const immediateOffset = records.length - RECORD_WIDTH;
+/** The strings of an immediate outcome: at most its local address (reused, one element). */
+const immediateStrings: string[] = [''];
+
 /**
  * native.start(), with an immediate outcome read from the record buffer when
- * the binary has startRecord() (one N-API object per outcome less).
+ * the binary has startRecord(): a number (the row) when the outcome has no
+ * strings, the local address string when that is its one string (an open
+ * port), an object otherwise. One N-API object per outcome less.
  */
 export const start: (...args: StartArgs) => RawOutcome | undefined = (id, family, address, port, localAddress, timeoutMs, flags) => {
   if (startRecord === undefined) return native.start(id, family, address, port, localAddress, timeoutMs, flags);
   const r = startRecord.call(native, id, family, address, port, localAddress, timeoutMs, flags);
-  return typeof r === 'number' ? decode(records, r * RECORD_WIDTH, undefined) : r;
+  if (typeof r === 'number') return decode(records, r * RECORD_WIDTH, undefined);
+  if (typeof r === 'string') {
+    immediateStrings[0] = r;
+    return decode(records, immediateOffset, immediateStrings);
+  }
+  return r;
 };
 
 /** Reserves an id and registers the completion handler for it. */
