@@ -16,6 +16,7 @@ import type {
   UnreachableReason,
   UnreachableResult,
 } from './types';
+import { TCP_STATE } from './tcp-states';
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(os.constants.errno)) {
@@ -94,10 +95,6 @@ function icmpVerdict(icmp: RawIcmp): IcmpVerdict | null {
   return null;
 }
 
-// TCP_INFO states (include/net/tcp_states.h).
-const TCP_ESTABLISHED = 1;
-const TCP_CLOSE_WAIT = 8;
-
 /**
  * After a failed handshake the kernel leaves its initial values in tcp_info
  * (rtt 0 with rttvar 250000 µs, mss 524/536): only a completed handshake
@@ -105,7 +102,7 @@ const TCP_CLOSE_WAIT = 8;
  */
 function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean, endedInStart: boolean): TcpDetail | undefined {
   if (tcp === undefined) return endedInStart ? { rttUs: null, rttVarUs: null, mss: null, synRetransmits: 0 } : undefined;
-  const measured = connected && (tcp.state === TCP_ESTABLISHED || tcp.state >= TCP_CLOSE_WAIT || tcp.rtt > 0);
+  const measured = connected && (tcp.state === TCP_STATE.established || tcp.state >= TCP_STATE['close-wait'] || tcp.rtt > 0);
   return {
     rttUs: measured ? tcp.rtt : null,
     rttVarUs: measured ? tcp.rttvar : null,

@@ -5,42 +5,10 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { native, type RawInspect, type RawTcpiName } from './binding';
 import { errnoName } from './classify';
+import { tcpStateName, type TcpState } from './tcp-states';
 import { isObject } from './validate';
 
-/** TCP state as `ss` names it (Linux TCP_INFO's tcpi_state). */
-export type TcpState =
-  | 'established'
-  | 'syn-sent'
-  | 'syn-recv'
-  | 'fin-wait-1'
-  | 'fin-wait-2'
-  | 'time-wait'
-  | 'close'
-  | 'close-wait'
-  | 'last-ack'
-  | 'listen'
-  | 'closing'
-  | 'new-syn-recv'
-  | 'bound-inactive'
-  | 'unknown';
-
-/** Index = the kernel's TCP_* state number (include/net/tcp_states.h). */
-const TCP_STATES: readonly TcpState[] = [
-  'unknown',
-  'established',
-  'syn-sent',
-  'syn-recv',
-  'fin-wait-1',
-  'fin-wait-2',
-  'time-wait',
-  'close',
-  'close-wait',
-  'last-ack',
-  'listen',
-  'closing',
-  'new-syn-recv',
-  'bound-inactive',
-];
+export type { TcpState };
 
 /**
  * An error the kernel holds for the socket (a reset, a timeout). Linux has no
@@ -228,7 +196,7 @@ function snapshotOf(raw: RawInspect, fd: number): SocketSnapshot {
   const why = notTcp(raw, fd);
   if (why !== null) throw new TypeError(why);
   const tcpi = raw.tcpi ?? {};
-  const state = tcpi.state === undefined ? undefined : (TCP_STATES[tcpi.state] ?? 'unknown');
+  const state = tcpi.state === undefined ? undefined : tcpStateName(tcpi.state);
   if (state === 'listen') throw new TypeError(`descriptor ${fd} is a listening socket, not a connection`);
 
   let error: PendingError | null = null;
