@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { native, type RawInspect, type RawTcpiName } from './binding';
 import { errnoName } from './classify';
+import { describeValue } from './describe-value';
 import { tcpStateName, type TcpState } from './tcp-states';
 import { isObject } from './validate';
 
@@ -139,12 +140,6 @@ interface NodeHandle {
   readonly _parent?: unknown;
 }
 
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
-  return typeof value;
-}
-
 function fdOf(handle: unknown): number | undefined {
   if (!isObject(handle)) return undefined;
   const fd = (handle as NodeHandle).fd;
@@ -163,7 +158,7 @@ function descriptor(socket: unknown): number {
   const fd = fdOf(handle) ?? fdOf((handle as NodeHandle)._parent);
   if (fd === undefined)
     throw new TypeError(
-      `socket has no OS descriptor (its handle is a ${describeValue(handle)}: a TLS socket over a non-socket stream, or not connected)`,
+      `socket has no OS descriptor (its handle is ${describeValue(handle)}: a TLS socket over a non-socket stream, or not connected)`,
     );
   return fd;
 }
