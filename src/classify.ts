@@ -1,7 +1,7 @@
 // Turns the native layer's raw facts into the result union. The only place
 // where errno values, ICMP types and codes get a meaning.
 import * as os from 'node:os';
-import type { RawOutcome, RawIcmp, RawTcpInfo } from './binding';
+import type { RawOutcome, RawIcmp, RawStage, RawTcpInfo } from './binding';
 import type {
   AddressResult,
   BlockedReason,
@@ -9,6 +9,7 @@ import type {
   Family,
   LocalErrorReason,
   LocalErrorResult,
+  LocalErrorStage,
   OpenResult,
   RefusedResult,
   TcpDetail,
@@ -119,7 +120,25 @@ export interface AttemptTarget {
 
 const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
 
-function localReason(errno: number, stage: string): LocalErrorReason {
+/**
+ * The addon's step names in the words a local-error result shows. 'timeout'
+ * is not here: a deadline is a timeout result, never a local error.
+ */
+const stageWords: Record<Exclude<RawStage, 'timeout'>, LocalErrorStage> = {
+  socket: 'socket',
+  setsockopt: 'socket-option',
+  address: 'address',
+  bind: 'bind',
+  connect: 'connect',
+  poll: 'watch',
+  so_error: 'handshake',
+  errqueue: 'error-queue',
+  // The addon says 'connected' only with errno 0 (an open result); an error
+  // that came with it would be the answer to the finished handshake.
+  connected: 'handshake',
+};
+
+function localReason(errno: number, stage: RawStage): LocalErrorReason {
   if (stage === 'address') return 'bad-address';
   if (errno === E.EMFILE || errno === E.ENFILE) return 'no-descriptors';
   if (errno === E.ENOBUFS || errno === E.ENOMEM) return 'no-memory';
@@ -273,10 +292,10 @@ function localError(
   target: AttemptTarget,
   elapsedMs: number,
   tcp: TcpDetail | undefined,
-  stage: string,
+  stage: Exclude<RawStage, 'timeout'>,
 ): LocalErrorResult {
   const r = failed<LocalErrorResult>('local-error', reason, errno, target, elapsedMs, tcp);
-  r.stage = stage;
+  r.stage = stageWords[stage];
   return r;
 }
 
