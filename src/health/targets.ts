@@ -115,6 +115,23 @@ export function checkTargetsAgainst(targets: readonly NormalTarget[], pass: Pass
   }
 }
 
+/**
+ * An option that was renamed: the value under the documented `name` or under
+ * the `deprecated` one, with the name it came under for error messages. Both
+ * given with different values is a RangeError that names both.
+ */
+export function renamedOption(o: Record<string, unknown>, name: string, deprecated: string): { name: string; value: unknown } {
+  const value = o[name];
+  const old = o[deprecated];
+  if (old === undefined) return { name, value };
+  if (value === undefined) return { name: deprecated, value: old };
+  if (!Object.is(value, old))
+    throw new RangeError(
+      `${name} (${describeValue(value)}) and ${deprecated} (${describeValue(old)}), its deprecated name, differ: give ${name} only`,
+    );
+  return { name, value };
+}
+
 export function checkInteger(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describeValue(value)}`);
