@@ -21,7 +21,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { native } from '../../src/binding';
-import { main, parseCommandLine, type CliIO } from '../../src/cli';
+import { main, parseCommandLine, type CliIO } from '../../src/cli/main';
 import {
   check,
   describe as describeResult,
