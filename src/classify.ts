@@ -1,7 +1,7 @@
 // Turns the native layer's raw facts into the result union. The only place
 // where errno values, ICMP types and codes get a meaning.
 import * as os from 'node:os';
-import type { RawOutcome, RawIcmp, RawTcpInfo } from './binding';
+import type { RawOutcome, RawIcmp, RawStage, RawTcpInfo } from './binding';
 import type {
   AddressResult,
   BlockedReason,
@@ -9,6 +9,7 @@ import type {
   Family,
   LocalErrorReason,
   LocalErrorResult,
+  LocalErrorStage,
   OpenResult,
   RefusedResult,
   TcpDetail,
@@ -16,6 +17,7 @@ import type {
   UnreachableReason,
   UnreachableResult,
 } from './types';
+import { TCP_STATE } from './tcp-states';
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(os.constants.errno)) {
@@ -94,10 +96,6 @@ function icmpVerdict(icmp: RawIcmp): IcmpVerdict | null {
   return null;
 }
 
-// TCP_INFO states (include/net/tcp_states.h).
-const TCP_ESTABLISHED = 1;
-const TCP_CLOSE_WAIT = 8;
-
 /**
  * After a failed handshake the kernel leaves its initial values in tcp_info
  * (rtt 0 with rttvar 250000 µs, mss 524/536): only a completed handshake
@@ -105,7 +103,7 @@ const TCP_CLOSE_WAIT = 8;
  */
 function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean, endedInStart: boolean): TcpDetail | undefined {
   if (tcp === undefined) return endedInStart ? { rttUs: null, rttVarUs: null, mss: null, synRetransmits: 0 } : undefined;
-  const measured = connected && (tcp.state === TCP_ESTABLISHED || tcp.state >= TCP_CLOSE_WAIT || tcp.rtt > 0);
+  const measured = connected && (tcp.state === TCP_STATE.established || tcp.state >= TCP_STATE['close-wait'] || tcp.rtt > 0);
   return {
     rttUs: measured ? tcp.rtt : null,
     rttVarUs: measured ? tcp.rttvar : null,
@@ -122,7 +120,25 @@ export interface AttemptTarget {
 
 const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
 
-function localReason(errno: number, stage: string): LocalErrorReason {
+/**
+ * The addon's step names in the words a local-error result shows. 'timeout'
+ * is not here: a deadline is a timeout result, never a local error.
+ */
+const stageWords: Record<Exclude<RawStage, 'timeout'>, LocalErrorStage> = {
+  socket: 'socket',
+  setsockopt: 'socket-option',
+  address: 'address',
+  bind: 'bind',
+  connect: 'connect',
+  poll: 'watch',
+  so_error: 'handshake',
+  errqueue: 'error-queue',
+  // The addon says 'connected' only with errno 0 (an open result); an error
+  // that came with it would be the answer to the finished handshake.
+  connected: 'handshake',
+};
+
+function localReason(errno: number, stage: RawStage): LocalErrorReason {
   if (stage === 'address') return 'bad-address';
   if (errno === E.EMFILE || errno === E.ENFILE) return 'no-descriptors';
   if (errno === E.ENOBUFS || errno === E.ENOMEM) return 'no-memory';
@@ -278,10 +294,10 @@ function localError(
   target: AttemptTarget,
   elapsedMs: number,
   tcp: TcpDetail | undefined,
-  stage: string,
+  stage: Exclude<RawStage, 'timeout'>,
 ): LocalErrorResult {
   const r = failed<LocalErrorResult>('local-error', reason, errno, target, elapsedMs, tcp);
-  r.stage = stage;
+  r.stage = stageWords[stage];
   return r;
 }
 

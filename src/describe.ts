@@ -1,6 +1,7 @@
 // One line of plain English for any probe result. The wording per reason
 // lives in typed tables, so a reason added to the union without words here
 // is a compile error, as is a status missing from the switch.
+import { describeValue } from './describe-value';
 import { formatHost } from './target';
 import {
   assertNever,
@@ -101,7 +102,7 @@ function others(r: ProbeResult | AddressResult): string {
 /** The plain-English words for a result's reason, without the address: 'nothing listens on that port'. */
 export function reasonWords(result: ProbeResult | AddressResult): string {
   const r = result;
-  if (typeof r !== 'object' || r === null) throw new TypeError(`result must be a probe result object, got ${r === null ? 'null' : typeof r}`);
+  if (typeof r !== 'object' || r === null) throw new TypeError(`result must be a probe result object, got ${describeValue(r)}`);
   switch (r.status) {
     case 'open':
       return words(openWords, r.reason);

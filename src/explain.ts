@@ -392,8 +392,11 @@ function tcpCause(r: ProbeResult, target: string, routes: RouteStep | undefined,
     case 'blocked':
       return {
         code: 'blocked',
-        text: `a firewall rejects connections to ${target}${r.from === undefined ? '' : ` (the rejection came from ${r.from})`}: ${r.reason}`,
-        next: `look at the firewall rules${r.from === undefined ? ' on this host and on the path' : ` on ${r.from}`} (nft list ruleset, iptables -L)`,
+        text: `connections to ${target} are rejected${r.from === undefined ? '' : ` (the rejection came from ${r.from})`}: ${reasonWords(r)}`,
+        next:
+          r.reason === 'perm-denied'
+            ? `look at this host's firewall rules (nft list ruleset, iptables -L) and its routing policy (ip rule, ip route get ${r.address})`
+            : `look at the firewall rules${r.from === undefined ? ' on this host and on the path' : ` on ${r.from}`} (nft list ruleset, iptables -L)`,
       };
     case 'unreachable':
       return {

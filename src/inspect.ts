@@ -5,42 +5,11 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { native, type RawInspect, type RawTcpiName } from './binding';
 import { errnoName } from './classify';
+import { describeValue } from './describe-value';
+import { tcpStateName, type TcpState } from './tcp-states';
 import { isObject } from './validate';
 
-/** TCP state as `ss` names it (Linux TCP_INFO's tcpi_state). */
-export type TcpState =
-  | 'established'
-  | 'syn-sent'
-  | 'syn-recv'
-  | 'fin-wait-1'
-  | 'fin-wait-2'
-  | 'time-wait'
-  | 'close'
-  | 'close-wait'
-  | 'last-ack'
-  | 'listen'
-  | 'closing'
-  | 'new-syn-recv'
-  | 'bound-inactive'
-  | 'unknown';
-
-/** Index = the kernel's TCP_* state number (include/net/tcp_states.h). */
-const TCP_STATES: readonly TcpState[] = [
-  'unknown',
-  'established',
-  'syn-sent',
-  'syn-recv',
-  'fin-wait-1',
-  'fin-wait-2',
-  'time-wait',
-  'close',
-  'close-wait',
-  'last-ack',
-  'listen',
-  'closing',
-  'new-syn-recv',
-  'bound-inactive',
-];
+export type { TcpState };
 
 /**
  * An error the kernel holds for the socket (a reset, a timeout). Linux has no
@@ -171,12 +140,6 @@ interface NodeHandle {
   readonly _parent?: unknown;
 }
 
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
-  return typeof value;
-}
-
 function fdOf(handle: unknown): number | undefined {
   if (!isObject(handle)) return undefined;
   const fd = (handle as NodeHandle).fd;
@@ -195,7 +158,7 @@ function descriptor(socket: unknown): number {
   const fd = fdOf(handle) ?? fdOf((handle as NodeHandle)._parent);
   if (fd === undefined)
     throw new TypeError(
-      `socket has no OS descriptor (its handle is a ${describeValue(handle)}: a TLS socket over a non-socket stream, or not connected)`,
+      `socket has no OS descriptor (its handle is ${describeValue(handle)}: a TLS socket over a non-socket stream, or not connected)`,
     );
   return fd;
 }
@@ -228,7 +191,7 @@ function snapshotOf(raw: RawInspect, fd: number): SocketSnapshot {
   const why = notTcp(raw, fd);
   if (why !== null) throw new TypeError(why);
   const tcpi = raw.tcpi ?? {};
-  const state = tcpi.state === undefined ? undefined : (TCP_STATES[tcpi.state] ?? 'unknown');
+  const state = tcpi.state === undefined ? undefined : tcpStateName(tcpi.state);
   if (state === 'listen') throw new TypeError(`descriptor ${fd} is a listening socket, not a connection`);
 
   let error: PendingError | null = null;

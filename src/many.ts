@@ -9,6 +9,7 @@ import { abortError } from './errors';
 import { lookup, probeValidHost, settings, type Lookup, type ProbeOptions, type ProbeTarget, type Settings } from './probe';
 import type { AddressResult, ProbeResult } from './types';
 import { parsePorts } from './ports';
+import { describeValue as describe } from './describe-value';
 import { checkHost, checkOptions, checkPort, checkUnixPath, isObject, literalFamily } from './validate';
 
 export { parsePorts };
@@ -33,12 +34,6 @@ export const MAX_CONCURRENCY = 1_048_576;
 type Prepared =
   | { kind: 'direct'; index: number; target: AttemptTarget; host: string }
   | { kind: 'name'; index: number; host: string; port: number };
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'number' ? `number ${String(value)}` : typeof value;
-}
 
 function checkConcurrency(value: unknown): number {
   if (value === undefined) return DEFAULT_CONCURRENCY;

@@ -1,11 +1,7 @@
 // parsePorts(): '22,80,8000-8100' -> ports. Its own module, free of the native
 // addon, so the CLI can report a bad port list as a usage error without a binary.
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'number' ? `number ${String(value)}` : typeof value;
-}
+import { describeValue } from './describe-value';
 
 const PORT_SPEC = /^(\d+)(?:\s*-\s*(\d+))?$/;
 
@@ -16,7 +12,7 @@ const PORT_SPEC = /^(\d+)(?:\s*-\s*(\d+))?$/;
  * ports already taken instead of walking them again.
  */
 export function parsePorts(spec: string): number[] {
-  if (typeof spec !== 'string') throw new TypeError(`ports must be a string such as '1-1024,8080', got ${describe(spec)}`);
+  if (typeof spec !== 'string') throw new TypeError(`ports must be a string such as '1-1024,8080', got ${describeValue(spec)}`);
   // nextFree[p]: the lowest port >= p not taken yet (65536: none), with path compression.
   const nextFree = new Int32Array(65537);
   for (let p = 0; p <= 65536; p++) nextFree[p] = p;

@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import { TCP_STATE } from './tcp-states';
 
 export interface TcpListener {
   /** The bound address: '0.0.0.0' or '::' for every address of the family. */
@@ -19,8 +20,6 @@ export interface TcpListener {
   command?: string;
 }
 
-/** Socket state 0x0A is TCP_LISTEN in include/net/tcp_states.h. */
-const TCP_LISTEN = '0A';
 const littleEndian = os.endianness() === 'LE';
 
 /** The kernel prints each 32-bit word of the address as a hex number in host byte order. */
@@ -51,7 +50,8 @@ function parseTable(content: string, family: 4 | 6): TcpListener[] {
   for (const line of content.split('\n').slice(1)) {
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
     const fields = line.trim().split(/\s+/);
-    if (fields.length < 10 || fields[3] !== TCP_LISTEN) continue;
+    // `st` is the state number in hex ('0A' for listen).
+    if (fields.length < 10 || parseInt(fields[3] ?? '', 16) !== TCP_STATE.listen) continue;
     const [addressHex = '', portHex = ''] = (fields[1] ?? '').split(':');
     if (addressHex.length !== (family === 4 ? 8 : 32)) continue;
     const bytes = addressBytes(addressHex);

@@ -3,6 +3,7 @@
 // feature that accepts a target on a command line or in a config reads it
 // the same way.
 import * as net from 'node:net';
+import { describeValue } from './describe-value';
 import type { ProbeTarget } from './probe';
 import { checkHost, checkPort, checkUnixPath, isObject } from './validate';
 
@@ -21,7 +22,7 @@ function parsePort(text: string, whole: string): number {
  * RangeError, naming the target, for anything malformed.
  */
 export function parseTarget(text: string): ProbeTarget {
-  if (typeof text !== 'string') throw new TypeError(`target must be a string, got ${typeof text}`);
+  if (typeof text !== 'string') throw new TypeError(`target must be a string, got ${describeValue(text)}`);
   if (text.startsWith(UNIX_PREFIX)) {
     const path = text.slice(UNIX_PREFIX.length);
     if (path.length === 0) throw new RangeError(`target '${text}': unix: needs a socket path, e.g. unix:/run/app.sock`);

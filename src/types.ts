@@ -136,13 +136,31 @@ export type LocalErrorReason =
   | 'wrong-socket-type'
   | 'local-error';
 
+/**
+ * The step that failed on this machine: 'socket' (creating the socket),
+ * 'socket-option' (setting its options), 'address' (the address or path
+ * cannot be used), 'bind' (binding `localAddress`), 'connect' (connect()
+ * itself said no), 'watch' (handing the socket to the event loop),
+ * 'handshake' (the kernel's answer while the connection was being set up),
+ * 'error-queue' (an error read from the socket's error queue).
+ */
+export type LocalErrorStage =
+  | 'socket'
+  | 'socket-option'
+  | 'address'
+  | 'bind'
+  | 'connect'
+  | 'watch'
+  | 'handshake'
+  | 'error-queue';
+
 export interface LocalErrorResult extends Common {
   status: 'local-error';
   reason: LocalErrorReason;
   code: string;
   errno: number;
-  /** Which step failed on this machine: socket, bind, connect, ... */
-  stage: string;
+  /** Which step failed on this machine (see LocalErrorStage). */
+  stage: LocalErrorStage;
 }
 
 /** The result for one address. */

@@ -1,6 +1,7 @@
 // Argument checks for the public API: TypeError for a wrong type, RangeError
 // for a value out of range. The native layer trusts what passes here.
 import * as net from 'node:net';
+import { describeValue } from './describe-value';
 
 export const DEFAULT_TIMEOUT_MS = 2000;
 /** libuv timers and setTimeout both stop being exact past 2^31-1 ms. */
@@ -9,15 +10,6 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const MAX_UNIX_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
 /** RFC 1035: 253 characters for a name; an IPv6 literal with a zone fits too. */
 const MAX_HOST_LENGTH = 253;
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `a string of length ${value.length}`;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
-    return `${typeof value} ${String(value)}`;
-  return typeof value;
-}
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -28,7 +20,7 @@ export type Label = string | (() => string);
 const label = (name: Label): string => (typeof name === 'string' ? name : name());
 
 export function checkHost(host: unknown, name: Label = 'host'): string {
-  if (typeof host !== 'string') throw new TypeError(`${label(name)} must be a string, got ${describe(host)}`);
+  if (typeof host !== 'string') throw new TypeError(`${label(name)} must be a string, got ${describeValue(host)}`);
   if (host.includes('\0')) throw new TypeError(`${label(name)} must not contain NUL characters`);
   let h = host;
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
@@ -38,7 +30,7 @@ export function checkHost(host: unknown, name: Label = 'host'): string {
 }
 
 export function checkPort(port: unknown, name: Label = 'port'): number {
-  if (typeof port !== 'number') throw new TypeError(`${label(name)} must be a number, got ${describe(port)}`);
+  if (typeof port !== 'number') throw new TypeError(`${label(name)} must be a number, got ${describeValue(port)}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new RangeError(`${label(name)} must be an integer from 1 to 65535, got ${String(port)}`);
   return port;
@@ -46,7 +38,7 @@ export function checkPort(port: unknown, name: Label = 'port'): number {
 
 export function checkTimeout(value: unknown, name = 'timeout', fallback = DEFAULT_TIMEOUT_MS): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${describeValue(value)}`);
   if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS)
     throw new RangeError(`${name} must be a finite number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}, got ${String(value)}`);
   return value;
@@ -54,7 +46,7 @@ export function checkTimeout(value: unknown, name = 'timeout', fallback = DEFAUL
 
 export function checkNonNegativeMs(value: unknown, name: string): number {
   if (value === undefined) return 0;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${describeValue(value)}`);
   if (!Number.isFinite(value) || value < 0 || value > MAX_TIMEOUT_MS)
     throw new RangeError(`${name} must be a finite number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got ${String(value)}`);
   return value;
@@ -62,13 +54,13 @@ export function checkNonNegativeMs(value: unknown, name: string): number {
 
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
-  if (!(value instanceof AbortSignal)) throw new TypeError(`signal must be an AbortSignal, got ${describe(value)}`);
+  if (!(value instanceof AbortSignal)) throw new TypeError(`signal must be an AbortSignal, got ${describeValue(value)}`);
   return value;
 }
 
 export function checkFamily(value: unknown): 0 | 4 | 6 {
   if (value === undefined) return 0;
-  if (typeof value !== 'number') throw new TypeError(`family must be 0, 4 or 6, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`family must be 0, 4 or 6, got ${describeValue(value)}`);
   if (value !== 0 && value !== 4 && value !== 6) throw new RangeError(`family must be 0, 4 or 6, got ${String(value)}`);
   return value;
 }
@@ -83,13 +75,13 @@ export function checkLocalAddress(value: unknown): { address: string; family: 4 
 
 export function checkClose(value: unknown): 'reset' | 'graceful' {
   if (value === undefined) return 'reset';
-  if (typeof value !== 'string') throw new TypeError(`close must be 'reset' or 'graceful', got ${describe(value)}`);
+  if (typeof value !== 'string') throw new TypeError(`close must be 'reset' or 'graceful', got ${describeValue(value)}`);
   if (value !== 'reset' && value !== 'graceful') throw new RangeError(`close must be 'reset' or 'graceful', got '${value}'`);
   return value;
 }
 
 export function checkUnixPath(value: unknown): string {
-  if (typeof value !== 'string') throw new TypeError(`path must be a string, got ${describe(value)}`);
+  if (typeof value !== 'string') throw new TypeError(`path must be a string, got ${describeValue(value)}`);
   if (value.includes('\0')) throw new TypeError('path must not contain NUL characters');
   if (value.length === 0) throw new RangeError('path must not be empty');
   const bytes = Buffer.byteLength(value);
@@ -100,7 +92,7 @@ export function checkUnixPath(value: unknown): string {
 
 export function checkOptions(value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
-  if (!isObject(value)) throw new TypeError(`options must be an object, got ${describe(value)}`);
+  if (!isObject(value)) throw new TypeError(`options must be an object, got ${describeValue(value)}`);
   return value;
 }
 

@@ -1,7 +1,7 @@
 // `sockprobe scan HOST -p PORTS` as users run it: real processes, real
 // listeners, loopback only.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { DEFAULT_SCAN_CONCURRENCY, DEFAULT_SCAN_TIMEOUT_MS } from '../src/cli-scan';
+import { DEFAULT_SCAN_CONCURRENCY, DEFAULT_SCAN_TIMEOUT_MS } from '../src/cli/scan';
 import { cleanEnv, sockprobe, sockprobeOnTty, type Run } from './cli-run';
 import { closedPort, openListener, silentPort } from './helpers';
 

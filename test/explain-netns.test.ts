@@ -149,4 +149,29 @@ describe('the dual-stack localhost trap, in a network namespace', () => {
     expect(r.stdout).toMatch(/^✗ route +198\.18\.1\.1: no route \(ENETUNREACH\)$/m);
     expect(r.stdout).toContain('cause: this host has no route to 198.18.1.1');
   });
+
+  test('blocked: the cause says why in words, not as the reason code', async () => {
+    if (skip !== null) return;
+    // A policy rule that prohibits TCP only: the route step (a UDP connect)
+    // passes, and the probe's connect() gets EACCES: blocked, perm-denied.
+    const rule = ['-n', NS, 'rule', 'add', 'ipproto', 'tcp', 'to', '198.18.2.0/24', 'prohibit'];
+    const added = spawnSync('ip', rule, { encoding: 'utf8' });
+    if (added.status !== 0) {
+      console.warn(`explain-netns: cannot add an ipproto rule (${added.stderr.trim()}); the blocked-cause test is skipped`);
+      return;
+    }
+    execFileSync('ip', ['-n', NS, 'route', 'add', '198.18.2.0/24', 'via', '198.18.0.99'], { stdio: 'pipe' });
+    const r = await inside(['explain', '--timeout', '1000', '198.18.2.1:80']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^✓ route +198\.18\.2\.1: from 198\.18\.0\.1 via spv0$/m);
+    expect(r.stdout).toContain(
+      'cause: connections to 198.18.2.1:80 are rejected: this machine denied it: a local firewall rule, a prohibit route or missing permission on the socket file\n',
+    );
+    expect(r.stdout).toContain('next:  look at this host\'s firewall rules (nft list ruleset, iptables -L) and its routing policy (ip rule, ip route get 198.18.2.1)\n');
+    const d = JSON.parse((await inside(['explain', '--json', '--timeout', '1000', '198.18.2.1:80'])).stdout) as Diagnosis;
+    // The machine-readable fields keep the codes.
+    expect(d.cause.code).toBe('blocked');
+    const probe = d.steps.find((s) => s.step === 'probe');
+    expect(probe?.step === 'probe' && [probe.result.status, probe.result.reason]).toEqual(['blocked', 'perm-denied']);
+  });
 });

@@ -10,6 +10,7 @@ import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { inspect, type SocketSnapshot } from '../src';
 import { native } from '../src/binding';
+import { TCP_STATE, tcpStateName } from '../src/tcp-states';
 import { fdCount, tmpDir } from './helpers';
 
 /** One socket's line pair from `ss -tinH`, the numbers this test compares. */
@@ -546,5 +547,14 @@ describe('inspect() on TLS sockets', () => {
       t.destroy();
       duplex.destroy();
     }
+  });
+});
+
+describe('the TCP state table (include/net/tcp_states.h)', () => {
+  test('numbers and ss names agree both ways; a number outside the table is unknown', () => {
+    const kernel = ['established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'close', 'close-wait', 'last-ack', 'listen', 'closing', 'new-syn-recv', 'bound-inactive'];
+    expect(Object.entries(TCP_STATE)).toEqual(kernel.map((name, i) => [name, i + 1]));
+    kernel.forEach((name, i) => expect(tcpStateName(i + 1)).toBe(name));
+    for (const n of [0, 14, -1, 1.5, 255, NaN]) expect(tcpStateName(n)).toBe('unknown');
   });
 });

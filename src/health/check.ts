@@ -2,7 +2,7 @@
 import { probe } from '../probe';
 import type { ProbeResult } from '../types';
 import { checkOptions, checkSignal, checkTimeout } from '../validate';
-import { normalizeTargets, now, passThrough, round3, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
+import { normalizeTargets, now, passThrough, renamedOption, round3, type HealthTarget, type NormalTarget, type PassThroughProbeOptions } from './targets';
 
 export interface CheckOptions extends PassThroughProbeOptions {
   /** Timeout of each probe, ms (they all run at once, so also of the whole check). Default 2000. */
@@ -32,9 +32,11 @@ export interface CheckSettings {
   pass: PassThroughProbeOptions;
 }
 
-export function checkSettings(options: unknown, defaultTimeout = 2000, timeoutName = 'timeout'): CheckSettings {
+/** `deprecatedTimeout`: an old name `timeout` is also taken under (monitor's `timeoutMs`). */
+export function checkSettings(options: unknown, defaultTimeout = 2000, deprecatedTimeout?: string): CheckSettings {
   const o = checkOptions(options);
-  return { timeout: checkTimeout(o[timeoutName], timeoutName, defaultTimeout), signal: checkSignal(o.signal), pass: passThrough(o) };
+  const t = deprecatedTimeout === undefined ? { name: 'timeout', value: o.timeout } : renamedOption(o, 'timeout', deprecatedTimeout);
+  return { timeout: checkTimeout(t.value, t.name, defaultTimeout), signal: checkSignal(o.signal), pass: passThrough(o) };
 }
 
 /** Probes already-validated targets concurrently (shared by check, monitor and healthHandler). */

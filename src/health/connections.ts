@@ -5,6 +5,7 @@
 // when it closes, so the registry never keeps a dead socket alive.
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
+import { describeValue } from '../describe-value';
 import { inspect, type SocketSnapshot } from '../inspect';
 import { isObject } from '../validate';
 import { checkInteger } from './targets';
@@ -65,7 +66,7 @@ const MAX_NAME_LENGTH = 256;
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
 function checkName(value: unknown): string {
-  if (typeof value !== 'string') throw new TypeError(`connection name must be a string, got ${value === null ? 'null' : typeof value}`);
+  if (typeof value !== 'string') throw new TypeError(`connection name must be a string, got ${describeValue(value)}`);
   if (value.length === 0 || value.length > MAX_NAME_LENGTH)
     throw new RangeError(`connection name must be 1 to ${MAX_NAME_LENGTH} characters, got ${value.length}`);
   return value;

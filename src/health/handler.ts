@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type * as PromClient from 'prom-client';
+import { describeValue } from '../describe-value';
 import type { ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions } from '../validate';
 import { checkSettings, runCheck, type CheckReport } from './check';
@@ -77,7 +78,7 @@ function prom(): typeof PromClient {
 
 function checkPath(value: unknown, name: string, fallback: string): string {
   if (value === undefined) return fallback;
-  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${typeof value}`);
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${describeValue(value)}`);
   if (!value.startsWith('/') || value.includes('?') || value.length > 1024)
     throw new RangeError(`${name} must start with '/', have no query and be at most 1024 characters, got '${value}'`);
   return value;

@@ -16,6 +16,12 @@ export interface MonitorOptions extends PassThroughProbeOptions {
   /** Time between the starts of two rounds, ms (Kubernetes periodSeconds). Default 10000. */
   periodMs?: number;
   /** Timeout of each probe, ms (timeoutSeconds). Default 1000. */
+  timeout?: number;
+  /**
+   * @deprecated The old name of `timeout`, the name check(), waitFor() and
+   * healthHandler() take. Still accepted; given with `timeout` it must have
+   * the same value (a RangeError otherwise).
+   */
   timeoutMs?: number;
   /** Consecutive failures that make a target unhealthy (failureThreshold). Default 3. */
   failureThreshold?: number;
@@ -176,11 +182,12 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return this.#registry.unregister(name);
   }
 
-  /** The settings in force, defaults filled in. */
+  /** The settings in force, defaults filled in (`timeoutMs`, deprecated, is `timeout` again). */
   get options(): Readonly<Required<Omit<MonitorOptions, 'signal' | 'connections' | keyof PassThroughProbeOptions>>> {
     const s = this.#s;
     return {
       periodMs: s.periodMs,
+      timeout: s.check.timeout,
       timeoutMs: s.check.timeout,
       failureThreshold: s.failureThreshold,
       successThreshold: s.successThreshold,

@@ -2,6 +2,7 @@
 // check, monitor, healthHandler). A target is a string as parseTarget reads
 // it ('host:port', '[v6]:port', 'unix:/path') or an object: { host, port } or
 // { path }, with an optional `name` used as its label in reports and metrics.
+import { describeValue } from '../describe-value';
 import type { ProbeOptions, ProbeTarget } from '../probe';
 import { formatTarget, parseTarget } from '../target';
 import {
@@ -33,22 +34,16 @@ export interface NormalTarget {
 
 const MAX_NAME_LENGTH = 256;
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
 export function normalizeTarget(value: unknown, where = 'target'): NormalTarget {
   if (typeof value === 'string') {
     const target = parseTarget(value);
     return { name: formatTarget(target), target };
   }
   if (!isObject(value))
-    throw new TypeError(`${where} must be a string ('host:port', '[v6]:port', 'unix:/path') or an object { host, port } or { path }, got ${describe(value)}`);
+    throw new TypeError(`${where} must be a string ('host:port', '[v6]:port', 'unix:/path') or an object { host, port } or { path }, got ${describeValue(value)}`);
   let name: string | undefined;
   if (value.name !== undefined) {
-    if (typeof value.name !== 'string') throw new TypeError(`${where}.name must be a string, got ${describe(value.name)}`);
+    if (typeof value.name !== 'string') throw new TypeError(`${where}.name must be a string, got ${describeValue(value.name)}`);
     if (value.name.length === 0 || value.name.length > MAX_NAME_LENGTH)
       throw new RangeError(`${where}.name must be 1 to ${MAX_NAME_LENGTH} characters, got ${value.name.length}`);
     name = value.name;
@@ -61,7 +56,7 @@ export function normalizeTarget(value: unknown, where = 'target'): NormalTarget 
   }
   const host = checkHost(value.host, `${where}.host`);
   const port = value.port;
-  if (typeof port !== 'number') throw new TypeError(`${where}.port must be a number, got ${describe(port)}`);
+  if (typeof port !== 'number') throw new TypeError(`${where}.port must be a number, got ${describeValue(port)}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new RangeError(`${where}.port must be an integer from 1 to 65535, got ${String(port)}`);
   const target = { host, port };
@@ -120,9 +115,26 @@ export function checkTargetsAgainst(targets: readonly NormalTarget[], pass: Pass
   }
 }
 
+/**
+ * An option that was renamed: the value under the documented `name` or under
+ * the `deprecated` one, with the name it came under for error messages. Both
+ * given with different values is a RangeError that names both.
+ */
+export function renamedOption(o: Record<string, unknown>, name: string, deprecated: string): { name: string; value: unknown } {
+  const value = o[name];
+  const old = o[deprecated];
+  if (old === undefined) return { name, value };
+  if (value === undefined) return { name: deprecated, value: old };
+  if (!Object.is(value, old))
+    throw new RangeError(
+      `${name} (${describeValue(value)}) and ${deprecated} (${describeValue(old)}), its deprecated name, differ: give ${name} only`,
+    );
+  return { name, value };
+}
+
 export function checkInteger(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describeValue(value)}`);
   if (!Number.isInteger(value) || value < min || value > max)
     throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   return value;
@@ -130,7 +142,7 @@ export function checkInteger(value: unknown, name: string, fallback: number, min
 
 export function checkNumber(value: unknown, name: string, fallback: number, min: number, max: number, minExclusive = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describeValue(value)}`);
   if (!Number.isFinite(value) || value > max || (minExclusive ? value <= min : value < min))
     throw new RangeError(`${name} must be a finite number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${String(value)}`);
   return value;

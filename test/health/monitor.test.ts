@@ -26,7 +26,7 @@ describe('monitor()', () => {
 
   test('Kubernetes defaults; an already-aborted signal makes a stopped monitor', () => {
     const m = monitor({ path: '/nonexistent/sock' }, { signal: AbortSignal.abort() });
-    expect(m.options).toEqual({ periodMs: 10_000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1, startPeriodMs: 0, historySize: 10 });
+    expect(m.options).toEqual({ periodMs: 10_000, timeout: 1000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1, startPeriodMs: 0, historySize: 10 });
     expect(m.stopped).toBe(true);
     expect(m.state).toBe('starting');
     expect(m.status().rounds).toBe(0);
@@ -35,7 +35,7 @@ describe('monitor()', () => {
   test('starting -> healthy -> unhealthy -> healthy with thresholds, as events and as an async iterator', async () => {
     const port = await closedPort();
     let l = await listenOn(port);
-    const m = monitor({ host: '127.0.0.1', port }, { periodMs: 100, timeoutMs: 1000, failureThreshold: 2, successThreshold: 2 });
+    const m = monitor({ host: '127.0.0.1', port }, { periodMs: 100, timeout: 1000, failureThreshold: 2, successThreshold: 2 });
     monitors.push(m);
     const events: Transition[] = [];
     const states: string[] = [];
@@ -122,7 +122,7 @@ describe('monitor()', () => {
     const silent = await silentPort();
     try {
       // A period far shorter than the probe timeout: rounds must still run one at a time.
-      const m = monitor({ host: '127.0.0.1', port: silent.port }, { periodMs: 10, timeoutMs: 400 });
+      const m = monitor({ host: '127.0.0.1', port: silent.port }, { periodMs: 10, timeout: 400 });
       monitors.push(m);
       const roundTimes: number[] = [];
       m.on('round', () => roundTimes.push(Date.now()));
@@ -193,10 +193,25 @@ describe('monitor()', () => {
     }
   });
 
+  test('timeout, as check(), waitFor() and healthHandler() name it; timeoutMs still works as its deprecated name', () => {
+    const t = { path: '/nonexistent/sock' };
+    const stopped = { signal: AbortSignal.abort() };
+    expect(monitor(t, { ...stopped, timeout: 250 }).options).toMatchObject({ timeout: 250, timeoutMs: 250 });
+    expect(monitor(t, { ...stopped, timeoutMs: 300 }).options).toMatchObject({ timeout: 300, timeoutMs: 300 });
+    expect(monitor(t, { ...stopped, timeout: 350, timeoutMs: 350 }).options).toMatchObject({ timeout: 350, timeoutMs: 350 });
+    expect(() => monitor(t, { ...stopped, timeout: 500, timeoutMs: 1000 })).toThrow(
+      new RangeError('timeout (number 500) and timeoutMs (number 1000), its deprecated name, differ: give timeout only'),
+    );
+    // A bad value is named by the name it was given under.
+    expect(() => monitor(t, { timeoutMs: -5 })).toThrow(/^timeoutMs must be /);
+    expect(() => monitor(t, { timeoutMs: '5' as unknown as number })).toThrow(new TypeError('timeoutMs must be a number of milliseconds, got a string of length 1'));
+    expect(() => monitor(t, { timeout: -5 })).toThrow(/^timeout must be /);
+  });
+
   test('validates its options', () => {
     const t = { host: '127.0.0.1', port: 1 };
     expect(() => monitor(t, { periodMs: 0 })).toThrow(RangeError);
-    expect(() => monitor(t, { timeoutMs: -5 })).toThrow(RangeError);
+    expect(() => monitor(t, { timeout: -5 })).toThrow(RangeError);
     expect(() => monitor(t, { failureThreshold: 0 })).toThrow(RangeError);
     expect(() => monitor(t, { successThreshold: 1.5 })).toThrow(RangeError);
     expect(() => monitor(t, { startPeriodMs: -1 })).toThrow(RangeError);

@@ -21,7 +21,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { native } from '../../src/binding';
-import { main, parseCommandLine, type CliIO } from '../../src/cli';
+import { main, parseCommandLine, type CliIO } from '../../src/cli/main';
 import {
   check,
   describe as describeResult,
@@ -373,13 +373,8 @@ const surfaces: ApiSurface[] = [
     runs: runs(300),
     args: fc.tuple(
       targetsArb,
-      optionsWith('timeoutMs', {
-        periodMs: smallMs,
-        failureThreshold: mostly(fc.integer({ min: 1, max: 3 }), fc.oneof(oddNumber, anyValue)),
-        successThreshold: mostly(fc.integer({ min: 1, max: 3 }), fc.oneof(oddNumber, anyValue)),
-        startPeriodMs: smallMs,
-        historySize: mostly(fc.integer({ min: 1, max: 5 }), fc.oneof(oddNumber, anyValue)),
-      }),
+      // timeout, its deprecated name timeoutMs, or both (equal or not).
+      fc.oneof(optionsWith('timeout', monitorExtra()), optionsWith('timeoutMs', monitorExtra()), optionsWith('timeout', { ...monitorExtra(), timeoutMs: tinyTimeout })),
       fc.integer({ min: 0, max: 15 }),
       fc.boolean(),
     ),
@@ -494,6 +489,16 @@ const surfaces: ApiSurface[] = [
     expected: ['TypeError', 'RangeError', 'AbortError', 'open', 'refused', 'dns-error'],
   },
 ];
+
+function monitorExtra(): Record<string, fc.Arbitrary<unknown>> {
+  return {
+    periodMs: smallMs,
+    failureThreshold: mostly(fc.integer({ min: 1, max: 3 }), fc.oneof(oddNumber, anyValue)),
+    successThreshold: mostly(fc.integer({ min: 1, max: 3 }), fc.oneof(oddNumber, anyValue)),
+    startPeriodMs: smallMs,
+    historySize: mostly(fc.integer({ min: 1, max: 5 }), fc.oneof(oddNumber, anyValue)),
+  };
+}
 
 function waitForExtra(): Record<string, fc.Arbitrary<unknown>> {
   return {

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import type { AddressResult, ProbeResult } from '../../src';
+import type { AddressResult, LocalErrorStage, ProbeResult } from '../../src';
 import { literalFamily } from '../../src/validate';
 
 /** Seed of every property run: a failure is replayed by running again. Override with FC_SEED. */
@@ -237,6 +237,19 @@ export function buildSignal(spec: SignalSpec): Built {
 // ---------------------------------------------------------------------------
 
 const statuses = new Set(['open', 'refused', 'blocked', 'unreachable', 'timeout', 'local-error']);
+/** Every word a local-error's stage may be: the typed record fails to compile when the union changes. */
+const LOCAL_ERROR_STAGES: ReadonlySet<string> = new Set(
+  Object.keys({
+    socket: 0,
+    'socket-option': 0,
+    address: 0,
+    bind: 0,
+    connect: 0,
+    watch: 0,
+    handshake: 0,
+    'error-queue': 0,
+  } satisfies Record<LocalErrorStage, 0>),
+);
 
 function fail(what: string, value: unknown): never {
   throw new Error(`${what}: ${JSON.stringify(value)}`);
@@ -263,7 +276,7 @@ export function checkAddressResult(a: AddressResult): void {
     case 'local-error':
       if (typeof a.code !== 'string' || a.code === '') fail('code', a);
       if (!Number.isInteger(a.errno)) fail('errno', a);
-      if (a.status === 'local-error' && typeof a.stage !== 'string') fail('stage', a);
+      if (a.status === 'local-error' && !LOCAL_ERROR_STAGES.has(a.stage)) fail('stage', a);
       break;
     default: {
       const never: never = a;

@@ -1,6 +1,6 @@
 // Type-level tests, compiled with `tsc --noEmit` by `npm test`: the union's
 // narrowing is part of the API.
-import { assertNever, isOpen, probe, type ProbeResult, type Status } from '../../src';
+import { assertNever, isOpen, probe, type LocalErrorStage, type ProbeResult, type Status } from '../../src';
 
 export function describeResult(r: ProbeResult): string {
   switch (r.status) {
@@ -52,4 +52,29 @@ export async function narrowing(): Promise<void> {
   }
   const s: Status = r.status;
   void s;
+}
+
+/** A local-error's stage is a closed union of words: a switch over it can be exhaustive. */
+export function stageWords(stage: LocalErrorStage): string {
+  switch (stage) {
+    case 'socket':
+    case 'socket-option':
+    case 'address':
+    case 'bind':
+    case 'connect':
+    case 'watch':
+    case 'handshake':
+    case 'error-queue':
+      return stage;
+    default:
+      return assertNever(stage);
+  }
+}
+
+export function stageIsTyped(r: ProbeResult): void {
+  if (r.status !== 'local-error') return;
+  const s: LocalErrorStage = r.stage;
+  void s;
+  // @ts-expect-error the addon's raw stage names are not what a result shows.
+  void (r.stage === 'so_error');
 }

@@ -1,23 +1,18 @@
 // `sockprobe scan HOST -p RANGE`: every port of one host through probeMany(),
 // a progress bar on a terminal, then a table of the ports that did not refuse
 // and a count per status. Scans only ever target the one host the user names.
-//
-// Loaded by cli.ts only when the command is `scan` (after cli.ts itself has
-// loaded, so the imports from './cli' below are complete); the modules that
-// load the native addon are required when the scan runs, so usage errors need
-// no binary.
-import { colourOn, familyFlag, painter, parseOptions, parseTimeout, UsageError, type CliIO, type Paint } from './cli';
-import { reasonWords } from './describe';
-import { AbortError } from './errors';
-import type { ProbeManyResult } from './many';
-import { parsePorts } from './ports';
-import { formatHost } from './target';
-import { assertNever, type ProbeResult, type Status } from './types';
-import { checkHost, literalFamily } from './validate';
-
-export const EXIT_SCANNED = 0;
-export const EXIT_UNRESOLVED = 1;
-const EXIT_INTERRUPTED = 130;
+// The modules that load the native addon are required when the scan runs, so
+// usage errors need no binary.
+import { reasonWords } from '../describe';
+import { AbortError } from '../errors';
+import type { ProbeManyResult } from '../many';
+import { parsePorts } from '../ports';
+import { formatHost } from '../target';
+import { assertNever, type ProbeResult, type Status } from '../types';
+import { checkHost, literalFamily } from '../validate';
+import { EXIT_INTERRUPTED, EXIT_SCANNED, EXIT_UNRESOLVED } from './exit-codes';
+import { COMMON_OPTIONS, familyFlag, parseOptions, parseTimeout, UsageError } from './options';
+import { BOLD, colourOn, DIM, GREEN, painter, RED, YELLOW, type CliIO, type Paint } from './output';
 
 /** Per port: a scan wants an answer soon, and loopback or a LAN answers in well under a millisecond. */
 export const DEFAULT_SCAN_TIMEOUT_MS = 1000;
@@ -51,15 +46,10 @@ function positiveInteger(name: string, text: string, max: number): number {
 /** Parses the whole command line of a scan (`scan` is its first positional). */
 export function parseScanCommandLine(argv: readonly string[]): ScanParsed {
   const { values, positionals } = parseOptions(argv, {
+    ...COMMON_OPTIONS,
     ports: { type: 'string', short: 'p' },
-    timeout: { type: 'string', short: 't' },
     concurrency: { type: 'string', short: 'c' },
     open: { type: 'boolean', short: 'o' },
-    ipv4: { type: 'boolean', short: '4' },
-    ipv6: { type: 'boolean', short: '6' },
-    json: { type: 'boolean', short: 'j' },
-    quiet: { type: 'boolean', short: 'q' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help === true) return { kind: 'help' };
   const words = positionals.slice(1); // positionals[0] is 'scan'
@@ -99,12 +89,6 @@ export function parseScanCommandLine(argv: readonly string[]): ScanParsed {
 }
 
 // ---------------------------------------------------------------- output
-
-const GREEN = 32;
-const RED = 31;
-const YELLOW = 33;
-const DIM = 2;
-const BOLD = 1;
 
 function statusColour(status: Status): number {
   switch (status) {
@@ -270,8 +254,8 @@ class Progress {
 
 // ---------------------------------------------------------------- the scan
 
-type ManyModule = typeof import('./many.js');
-type ProbeModule = typeof import('./probe.js');
+type ManyModule = typeof import('../many.js');
+type ProbeModule = typeof import('../probe.js');
 
 /** The resolver's failure in describe()'s words: 'the name does not exist (ENOTFOUND)'. */
 function unresolvedWords(host: string, code: string, dnsReason: ProbeModule['dnsReason']): string {
@@ -288,8 +272,8 @@ function unresolvedWords(host: string, code: string, dnsReason: ProbeModule['dns
  * more for the whole scan and probes each port on every address, as probe() does.
  */
 export async function runScan(s: ScanSettings, io: CliIO, signal: AbortSignal): Promise<number> {
-  const { probeMany } = require('./many') as ManyModule;
-  const { lookup, dnsReason } = require('./probe') as ProbeModule;
+  const { probeMany } = require('../many') as ManyModule;
+  const { lookup, dnsReason } = require('../probe') as ProbeModule;
   const started = performance.now();
   let addresses: string[] = [];
   if (literalFamily(s.host) === 0) {

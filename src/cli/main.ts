@@ -1,0 +1,151 @@
+// The `sockprobe` command: probe targets (exit 0 only when all are open, as
+// Docker's HEALTHCHECK wants), wait for them, explain what is wrong, or scan
+// a host's ports. This file picks the command; each has a file of its own.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AbortError } from '../errors';
+import { DEFAULT_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS, parseCommandLine, type Parsed } from './command-line';
+import { EXIT_INTERRUPTED, EXIT_NOT_OPEN, EXIT_OPEN, EXIT_USAGE } from './exit-codes';
+import { runExplain } from './explain';
+import { UsageError } from './options';
+import type { CliIO } from './output';
+import { runProbe } from './probe';
+import { parseScanCommandLine, runScan } from './scan';
+
+export { parseCommandLine, type CliIO };
+
+const USAGE = `Usage: sockprobe [options] TARGET...
+       sockprobe explain [options] TARGET
+       sockprobe scan [options] HOST -p PORTS
+
+Connects to each TARGET and says what happened: open, refused, blocked by a
+firewall, unreachable, timed out, a local error, or a name that did not resolve.
+TARGET is host:port, [ipv6-address]:port or unix:/path/to.sock.
+
+Commands:
+  explain TARGET   run the troubleshooting checklist: resolution, route, probe of
+                   every address, listeners on the port (local targets), then the
+                   likely cause and the next thing to check
+  scan HOST        probe every port of -p PORTS on HOST (only the host you name), then
+                   list the ports that did not refuse and a count per status
+                   -p, --ports PORTS    ports and ranges, e.g. 1-1024,8080 (required)
+                   -c, --concurrency N  most probes in flight at once (default 256)
+                   -t, --timeout MS     deadline per port (default 1000)
+                   -o, --open           list open ports only
+                   also -4, -6, --json (every result and a summary), --quiet.
+                   Exit 0 when the scan ran, whatever the ports said; 1 HOST does
+                   not resolve; 2 usage error; 130 interrupted (partial summary)
+
+Options:
+  -t, --timeout MS  deadline in ms (default ${DEFAULT_TIMEOUT_MS}; with --wait, the whole wait: default ${DEFAULT_WAIT_TIMEOUT_MS})
+  -w, --wait        retry until every target is open or --timeout passes, as waitFor()
+                    does: backoff from 250 ms, x1.5 per attempt, capped at 2 s, with jitter
+  -4                IPv4 addresses only
+  -6                IPv6 addresses only
+  -j, --json        print one JSON document
+  -q, --quiet       print nothing; only the exit status speaks
+  -h, --help        show this help
+  -V, --version     show the version
+
+Exit status: 0 every target is open, 1 otherwise, 2 usage error.
+Colour only on a terminal, never when NO_COLOR is set.
+`;
+
+/** The first word that is not an option or an option's value: 'scan' picks the scan command. */
+function commandWord(argv: readonly string[]): string | undefined {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: { timeout: { type: 'string', short: 't' }, ports: { type: 'string', short: 'p' }, concurrency: { type: 'string', short: 'c' } },
+  });
+  const first = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
+  return first?.kind === 'positional' ? first.value : undefined;
+}
+
+function version(): string {
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  const pkg: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
+}
+
+/** Runs the command line `argv` (without node and script) and resolves with the exit status. */
+export async function main(
+  argv: readonly string[],
+  io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  signal: AbortSignal = new AbortController().signal,
+): Promise<number> {
+  const usage = (error: unknown): number => {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`sockprobe: ${error.message}\nTry 'sockprobe --help' for more information.\n`);
+    return EXIT_USAGE;
+  };
+  if (commandWord(argv) === 'scan') {
+    let scanParsed;
+    try {
+      scanParsed = parseScanCommandLine(argv);
+    } catch (error) {
+      return usage(error);
+    }
+    if (scanParsed.kind === 'help') {
+      io.stdout.write(USAGE);
+      return EXIT_OPEN;
+    }
+    try {
+      return await runScan(scanParsed.settings, io, signal);
+    } catch (error) {
+      if (error instanceof AbortError) return EXIT_INTERRUPTED;
+      throw error;
+    }
+  }
+  let parsed: Parsed;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (error) {
+    return usage(error);
+  }
+  switch (parsed.kind) {
+    case 'help':
+      io.stdout.write(USAGE);
+      return EXIT_OPEN;
+    case 'version':
+      io.stdout.write(`${version()}\n`);
+      return EXIT_OPEN;
+    case 'run':
+      try {
+        return parsed.settings.command === 'explain'
+          ? await runExplain(parsed.settings, io, signal)
+          : await runProbe(parsed.settings, io, signal);
+      } catch (error) {
+        if (error instanceof AbortError) return EXIT_INTERRUPTED;
+        throw error;
+      }
+  }
+}
+
+/** Entry point of bin/sockprobe: Ctrl-C aborts the probes (sockets closed at once) and exits 130. */
+export function run(): void {
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  main(process.argv.slice(2), undefined, controller.signal).then(
+    (code) => {
+      process.removeListener('SIGINT', onSigint);
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.removeListener('SIGINT', onSigint);
+      // The addon loader's error is written for users (what was tried, how to get a binary): no stack.
+      const text =
+        error instanceof Error
+          ? error.message.startsWith('sockprobe: ')
+            ? error.message
+            : `sockprobe: internal error: ${error.stack ?? error.message}`
+          : `sockprobe: internal error: ${String(error)}`;
+      process.stderr.write(`${text}\n`);
+      process.exitCode = EXIT_NOT_OPEN;
+    },
+  );
+}
