@@ -90,6 +90,9 @@ class Engine final : public ReadinessSink {
 
   size_t InFlight() const { return count_; }
 
+  // The readiness backend's name ('epoll').
+  const char* BackendName() const { return backend_->Name(); }
+
   // Environment teardown: closes everything in flight, delivers nothing.
   void Shutdown();
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <linux/errqueue.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 // The kernel's struct tcp_info: glibc's <netinet/tcp.h> copy stops early, and
 // the two cannot be included together.
@@ -41,6 +42,17 @@ int SockOptInt(int fd, int level, int name) {
 }  // namespace
 
 void ReadBuffers(int fd, int* sndbuf, int* rcvbuf) {
+#ifdef SO_MEMINFO
+  // Both in one call (Linux 4.12+): SO_MEMINFO's SNDBUF and RCVBUF slots are
+  // the same sk_sndbuf and sk_rcvbuf that SO_SNDBUF and SO_RCVBUF read.
+  uint32_t mem[SK_MEMINFO_VARS];
+  socklen_t len = sizeof(mem);
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len >= (SK_MEMINFO_SNDBUF + 1) * sizeof(uint32_t)) {
+    *sndbuf = static_cast<int>(mem[SK_MEMINFO_SNDBUF]);
+    *rcvbuf = static_cast<int>(mem[SK_MEMINFO_RCVBUF]);
+    return;
+  }
+#endif
   *sndbuf = SockOptInt(fd, SOL_SOCKET, SO_SNDBUF);
   *rcvbuf = SockOptInt(fd, SOL_SOCKET, SO_RCVBUF);
 }

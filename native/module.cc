@@ -252,6 +252,8 @@ class Module final : public CompletionSink {
     return Napi::Number::New(info.Env(), static_cast<double>(engine_->InFlight()));
   }
 
+  const char* BackendName() const { return engine_->BackendName(); }
+
   // CompletionSink: writes the finished outcomes as records and calls
   // dispatch(count, strings) once per full buffer.
   void Deliver(std::vector<Finished>* batch) override {
@@ -374,7 +376,8 @@ Napi::Array Names(Napi::Env env, const char* const* names, size_t n) {
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   using sockprobe::Call;
   using sockprobe::Module;
-  env.SetInstanceData<Module>(new Module(env));
+  Module* module = new Module(env);
+  env.SetInstanceData<Module>(module);
   exports.Set("init", Napi::Function::New(env, Call<&Module::Init>, "init"));
   exports.Set("start", Napi::Function::New(env, Call<&Module::Start>, "start"));
   exports.Set("startRecord", Napi::Function::New(env, Call<&Module::StartRecord>, "startRecord"));
@@ -392,7 +395,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", sockprobe::Names(env, columns, sockprobe::kRecordWidth));
   exports.Set("stages", sockprobe::Names(env, sockprobe::kStageNames,
                                          sizeof(sockprobe::kStageNames) / sizeof(sockprobe::kStageNames[0])));
-  exports.Set("backend", Napi::String::New(env, "epoll"));
+  exports.Set("backend", Napi::String::New(env, module->BackendName()));
   sockprobe::RegisterInspect(env, exports);
   return exports;
 }
