@@ -77,6 +77,15 @@ export function tmpDir(): string {
 export const libDir = path.join(__dirname, '..', 'lib');
 
 /**
+ * The command that runs `command` with `hostsFile` mounted over /etc/hosts in
+ * a private mount namespace (unshare -m as root, unshare -r -m otherwise).
+ */
+export function unshareHostsArgs(hostsFile: string, command: string[]): string[] {
+  const isRoot = process.getuid?.() === 0;
+  return ['unshare', ...(isRoot ? ['-m'] : ['-r', '-m']), 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hostsFile, ...command];
+}
+
+/**
  * Runs `node -e script` with `hosts` mounted over /etc/hosts in a private
  * mount namespace (unshare -m as root, unshare -rm otherwise), so a name can
  * resolve to several loopback addresses without touching the machine's
