@@ -147,7 +147,14 @@ export const lossInNetns = requirement('random packet loss in a network namespac
       firstMissing([tc]) ??
       failure('tc qdisc add ... netem', 'ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'loss', '30%']);
     if (viaTc === null) return null;
-    const rules = 'table inet spgate { chain in { type filter hook input priority 0; policy accept; numgen random mod 100 < 30 drop; } }';
+    const rules = [
+      'table inet spgate {',
+      '  chain in {',
+      '    type filter hook input priority 0; policy accept;',
+      '    tcp dport 7000 numgen random mod 100 < 30 drop',
+      '  }',
+      '}',
+    ].join('\n');
     const viaNft = firstMissing([nft]) ?? failure('nft -f (a numgen random drop rule)', 'ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
     if (viaNft === null) return null;
     return `neither works: ${viaTc}; ${viaNft}`;
