@@ -5,4 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }] },
   testTimeout: 30000,
+  // The default reporters, then a list of the tests skipped for a missing precondition (test/preconditions.ts).
+  reporters: ['default', '<rootDir>/test/skip-reporter.js'],
 };

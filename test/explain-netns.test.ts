@@ -1,25 +1,25 @@
 // The dual-stack localhost trap, built for real: a network namespace whose
 // own hosts file says localhost is ::1 and 127.0.0.1, a service listening on
-// 127.0.0.1 only, and `sockprobe` run inside it. Needs root (ip netns);
-// without it the suite skips loudly, and with SOCKPROBE_LAB=required it fails.
+// 127.0.0.1 only, and `sockprobe` run inside it. Needs root (ip netns,
+// test/preconditions.ts): without it the suite is skipped loudly, and with
+// SOCKPROBE_LAB=required it fails.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
 import type { Diagnosis } from '../src';
 import { sockprobe } from './cli-run';
+import { needs, netns } from './preconditions';
 
 const NS = `spcli-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const NS_ETC = `/etc/netns/${NS}`;
-const required = process.env.SOCKPROBE_LAB === 'required';
 
 function teardown(): void {
   spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
   fs.rmSync(NS_ETC, { recursive: true, force: true });
 }
 
-/** Creates the namespace (loopback up, its own hosts file); returns why it could not, or null. */
-function setup(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
+/** Creates the namespace (loopback up, its own hosts file); throws when it cannot. */
+function setup(): void {
   try {
     teardown(); // idempotent: nothing of this name may be left from before
     execFileSync('ip', ['netns', 'add', NS], { stdio: 'pipe' });
@@ -35,10 +35,9 @@ function setup(): string | null {
     ipn('link', 'set', 'spv1', 'up');
     fs.mkdirSync(NS_ETC, { recursive: true });
     fs.writeFileSync(`${NS_ETC}/hosts`, '::1 localhost\n127.0.0.1 localhost\n');
-    return null;
   } catch (error) {
     teardown();
-    return error instanceof Error ? error.message.split('\n')[0] ?? 'ip netns failed' : String(error);
+    throw error;
   }
 }
 
@@ -59,17 +58,17 @@ async function listenInside(): Promise<{ port: number; child: ChildProcess }> {
 
 const inside = (args: string[]): ReturnType<typeof sockprobe> => sockprobe(args, { prefix: ['ip', 'netns', 'exec', NS] });
 
-describe('the dual-stack localhost trap, in a network namespace', () => {
-  let skip: string | null = null;
+needs(netns).describe('the dual-stack localhost trap, in a network namespace', () => {
   let listener: { port: number; child: ChildProcess } | undefined;
 
+  /** The listener beforeAll started (a test fails, never passes, without one). */
+  const started = (): { port: number; child: ChildProcess } => {
+    if (listener === undefined) throw new Error('no listener: beforeAll failed');
+    return listener;
+  };
+
   beforeAll(async () => {
-    skip = setup();
-    if (skip !== null) {
-      if (required) throw new Error(`SOCKPROBE_LAB=required but the namespace lab cannot run: ${skip}`);
-      console.warn(`\n*** SKIPPING the localhost-trap lab (explain-netns.test.ts): ${skip}. Run as root to test it. ***\n`);
-      return;
-    }
+    setup();
     listener = await listenInside();
   });
 
@@ -83,8 +82,7 @@ describe('the dual-stack localhost trap, in a network namespace', () => {
   });
 
   test('explain names it: the service listens on IPv4 only, and says what to do', async () => {
-    if (skip !== null || listener === undefined) return;
-    const { port } = listener;
+    const { port } = started();
     const r = await inside(['explain', `localhost:${port}`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
@@ -100,8 +98,7 @@ describe('the dual-stack localhost trap, in a network namespace', () => {
   });
 
   test('explain --json gives the same diagnosis as structure', async () => {
-    if (skip !== null || listener === undefined) return;
-    const r = await inside(['explain', '--json', `localhost:${listener.port}`]);
+    const r = await inside(['explain', '--json', `localhost:${started().port}`]);
     const d = JSON.parse(r.stdout) as Diagnosis;
     expect(d.ok).toBe(false);
     expect(d.status).toBe('open');
@@ -119,8 +116,7 @@ describe('the dual-stack localhost trap, in a network namespace', () => {
   });
 
   test('plain probing: open (exit 0) with ::1 refused shown; -6 fails, -4 passes', async () => {
-    if (skip !== null || listener === undefined) return;
-    const target = `localhost:${listener.port}`;
+    const target = `localhost:${started().port}`;
     const both = await inside([target]);
     expect(both.code).toBe(0);
     expect(both.stdout).toMatch(/is open: .*\[::1 refused\]/);
@@ -129,7 +125,6 @@ describe('the dual-stack localhost trap, in a network namespace', () => {
   });
 
   test('route: the source address and interface the kernel picks, and no route at all', async () => {
-    if (skip !== null) return;
     // 198.18.0.99 is on spv0's subnet: routed from 198.18.0.1 via spv0; nobody answers its ARP.
     const viaVeth = JSON.parse((await inside(['explain', '--json', '--timeout', '1000', '198.18.0.99:80'])).stdout) as Diagnosis;
     const route = viaVeth.steps.find((s) => s.step === 'route');

@@ -77,29 +77,34 @@ export function tmpDir(): string {
 export const libDir = path.join(__dirname, '..', 'lib');
 
 /**
- * Runs `node -e script` with `hosts` mounted over /etc/hosts in a private
- * mount namespace (unshare -m as root, unshare -rm otherwise), so a name can
- * resolve to several loopback addresses without touching the machine's
- * resolver. Returns null when neither is allowed here.
+ * The command that runs `command` with `hostsFile` mounted over /etc/hosts in
+ * a private mount namespace (unshare -m as root, unshare -r -m otherwise).
  */
-export async function runWithHosts(hosts: string, script: string): Promise<string | null> {
+export function unshareHostsArgs(hostsFile: string, command: string[]): string[] {
+  const isRoot = process.getuid?.() === 0;
+  return ['unshare', ...(isRoot ? ['-m'] : ['-r', '-m']), 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"', 'sh', hostsFile, ...command];
+}
+
+/**
+ * Runs `node -e script` with `hosts` mounted over /etc/hosts in a private
+ * mount namespace, so a name can resolve to several loopback addresses without
+ * touching the machine's resolver. Gate the test on preconditions.privateHosts:
+ * this throws when the namespace cannot be made.
+ */
+export async function runWithHosts(hosts: string, script: string): Promise<string> {
   const dir = tmpDir();
   const hostsFile = path.join(dir, 'hosts');
   const scriptFile = path.join(dir, 'script.js');
   fs.writeFileSync(hostsFile, hosts);
   fs.writeFileSync(scriptFile, script);
-  const isRoot = process.getuid?.() === 0;
-  const args = [...(isRoot ? ['-m'] : ['-r', '-m']), 'sh', '-c', 'mount --bind "$1" /etc/hosts && exec "$2" "$3"', 'sh', hostsFile, process.execPath, scriptFile];
-  const child = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...args] = unshareHostsArgs(hostsFile, [process.execPath, scriptFile]);
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   fs.rmSync(dir, { recursive: true, force: true });
-  if (code !== 0) {
-    if (/unshare|mount|Operation not permitted/i.test(err) && out === '') return null;
-    throw new Error(`child failed (${String(code)}): ${err}`);
-  }
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${String(code)}): ${err}`);
   return out;
 }

@@ -4,8 +4,9 @@
 // sch_netem, an nftables `numgen random` drop on the server's input (the same
 // random loss as far as the client's TCP can tell). The
 // client runs inside its namespace as a child process and samples inspect()
-// while it writes. Needs root (CAP_NET_ADMIN): skips loudly without it, and
-// fails instead when SOCKPROBE_LAB=required.
+// while it writes. Needs root (CAP_NET_ADMIN) and tc netem or nftables
+// (test/preconditions.ts): skipped loudly without them, and failing instead
+// when SOCKPROBE_LAB=required.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -13,8 +14,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { SocketSnapshot } from '../src';
 import { libDir, tmpDir } from './helpers';
+import { lossInNetns, needs } from './preconditions';
 
-const required = process.env['SOCKPROBE_LAB'] === 'required';
 const tag = `${process.pid.toString(36)}${crypto.randomBytes(2).toString('hex')}`;
 const NS_CLIENT = `spi-${tag}-c`;
 const NS_SERVER = `spi-${tag}-s`;
@@ -30,16 +31,6 @@ function run(cmd: string, args: string[]): void {
 
 function teardown(): void {
   for (const ns of [NS_CLIENT, NS_SERVER]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
-
-/** Why the lab cannot run here, or null when it can. */
-function labUnavailable(): string | null {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root';
-  const probe = spawnSync('ip', ['netns', 'add', NS_CLIENT], { encoding: 'utf8' });
-  if (probe.error) return `cannot run ip: ${probe.error.message}`;
-  if (probe.status !== 0) return `ip netns add failed: ${probe.stderr.trim()}`;
-  return null;
 }
 
 function setup(): void {
@@ -123,28 +114,7 @@ function stopChildren(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 
-let unavailable: string | null = null;
 let dir = '';
-
-beforeAll(() => {
-  process.on('exit', teardown);
-  unavailable = labUnavailable();
-  if (unavailable !== null) {
-    teardown();
-    const msg = `inspect-lab: SKIPPING the lossy-path tests (${unavailable}); they need root and CAP_NET_ADMIN`;
-    if (!required) console.warn(`\n*** ${msg} ***\n`);
-    return;
-  }
-  setup();
-  dir = tmpDir();
-});
-
-afterAll(() => {
-  stopChildren();
-  teardown();
-  if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
-  process.off('exit', teardown);
-});
 
 function nodeIn(ns: string, script: string, args: string[] = []): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
   const file = path.join(dir, `${ns}.js`);
@@ -161,43 +131,54 @@ async function next(lines: AsyncIterableIterator<string>, what: string): Promise
   return r.value;
 }
 
-test('a lossy path (30% loss) shows retransmissions rising while data is written', async () => {
-  if (unavailable !== null) {
-    if (required) throw new Error(`SOCKPROBE_LAB=required but the lab cannot run: ${unavailable}`);
-    return;
-  }
-  const server = nodeIn(NS_SERVER, SERVER_JS);
-  expect(await next(server.lines, 'the server')).toBe('ready');
-  const client = nodeIn(NS_CLIENT, CLIENT_JS, [libDir]);
-  const baseline = JSON.parse(await next(client.lines, 'the baseline')) as Line;
-  expect(baseline.phase).toBe('baseline');
-  const base = baseline.snap!;
-  expect(base.state).toBe('established');
-  expect(base.sendQueue).toBe(0);
+needs(lossInNetns).describe('inspect() on a lossy path, in network namespaces', () => {
+  beforeAll(() => {
+    process.on('exit', teardown);
+    setup();
+    dir = tmpDir();
+  });
 
-  const how = addLoss();
-  client.child.stdin!.write('go\n');
-  const samples: SocketSnapshot[] = [];
-  for (;;) {
-    const line = JSON.parse(await next(client.lines, 'a sample')) as Line;
-    if (line.phase === 'error') throw new Error(`client: ${line.message ?? ''}`);
-    samples.push(line.snap!);
-    if (line.phase === 'end') break;
-  }
-  const retrans = samples.map((s) => s.totalRetrans ?? -1);
-  console.log(
-    `inspect-lab (${how}): baseline totalRetrans=${String(base.totalRetrans)}, samples every 250 ms: ${retrans.join(' ')}; ` +
-      `last: lost=${String(samples.at(-1)?.lost)} bytesRetrans=${String(samples.at(-1)?.bytesRetrans)} ` +
-      `rttUs=${String(samples.at(-1)?.rttUs)} sndCwnd=${String(samples.at(-1)?.sndCwnd)}`,
-  );
-  expect(samples.length).toBeGreaterThanOrEqual(8);
-  // Never falls (it is a counter), and rises well past the clean baseline.
-  for (let i = 1; i < retrans.length; i++) expect(retrans[i]).toBeGreaterThanOrEqual(retrans[i - 1]!);
-  const last = samples.at(-1)!;
-  expect(last.totalRetrans!).toBeGreaterThan(base.totalRetrans! + 5);
-  expect(last.bytesRetrans!).toBeGreaterThan(base.bytesRetrans ?? 0);
-  // It rose while the writes went on, not in one step at the end.
-  expect(new Set(retrans).size).toBeGreaterThanOrEqual(3);
-  expect(last.state).toBe('established');
-  server.child.stdin!.end();
-}, 60_000);
+  afterAll(() => {
+    stopChildren();
+    teardown();
+    if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
+    process.off('exit', teardown);
+  });
+
+  test('a lossy path (30% loss) shows retransmissions rising while data is written', async () => {
+    const server = nodeIn(NS_SERVER, SERVER_JS);
+    expect(await next(server.lines, 'the server')).toBe('ready');
+    const client = nodeIn(NS_CLIENT, CLIENT_JS, [libDir]);
+    const baseline = JSON.parse(await next(client.lines, 'the baseline')) as Line;
+    expect(baseline.phase).toBe('baseline');
+    const base = baseline.snap!;
+    expect(base.state).toBe('established');
+    expect(base.sendQueue).toBe(0);
+
+    const how = addLoss();
+    client.child.stdin!.write('go\n');
+    const samples: SocketSnapshot[] = [];
+    for (;;) {
+      const line = JSON.parse(await next(client.lines, 'a sample')) as Line;
+      if (line.phase === 'error') throw new Error(`client: ${line.message ?? ''}`);
+      samples.push(line.snap!);
+      if (line.phase === 'end') break;
+    }
+    const retrans = samples.map((s) => s.totalRetrans ?? -1);
+    console.log(
+      `inspect-lab (${how}): baseline totalRetrans=${String(base.totalRetrans)}, samples every 250 ms: ${retrans.join(' ')}; ` +
+        `last: lost=${String(samples.at(-1)?.lost)} bytesRetrans=${String(samples.at(-1)?.bytesRetrans)} ` +
+        `rttUs=${String(samples.at(-1)?.rttUs)} sndCwnd=${String(samples.at(-1)?.sndCwnd)}`,
+    );
+    expect(samples.length).toBeGreaterThanOrEqual(8);
+    // Never falls (it is a counter), and rises well past the clean baseline.
+    for (let i = 1; i < retrans.length; i++) expect(retrans[i]).toBeGreaterThanOrEqual(retrans[i - 1]!);
+    const last = samples.at(-1)!;
+    expect(last.totalRetrans!).toBeGreaterThan(base.totalRetrans! + 5);
+    expect(last.bytesRetrans!).toBeGreaterThan(base.bytesRetrans ?? 0);
+    // It rose while the writes went on, not in one step at the end.
+    expect(new Set(retrans).size).toBeGreaterThanOrEqual(3);
+    expect(last.state).toBe('established');
+    server.child.stdin!.end();
+  }, 60_000);
+});

@@ -10,6 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import type { ProbeOptions, ProbeResult } from '../../src';
+import { needs, nftInNetns, sysctl } from '../preconditions';
 
 export const ADDR = {
   client: '198.18.1.2',
@@ -36,8 +37,6 @@ export const ADDR = {
 const labDir = __dirname;
 const libDir = path.join(__dirname, '..', '..', 'lib');
 
-export type LabGate = { ok: true } | { ok: false; why: string };
-
 function tryExec(cmd: string, args: string[]): string | null {
   try {
     execFileSync(cmd, args, { stdio: 'pipe' });
@@ -48,43 +47,15 @@ function tryExec(cmd: string, args: string[]): string | null {
   }
 }
 
-/** Whether this process can build the lab: root, ip, nft, and a namespace it may create. */
-export function labGate(): LabGate {
-  if (process.platform !== 'linux') return { ok: false, why: 'not Linux' };
-  if (process.getuid?.() !== 0) return { ok: false, why: 'needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)' };
-  for (const tool of ['ip', 'nft']) {
-    const missing = tryExec('sh', ['-c', `command -v ${tool}`]);
-    if (missing !== null) return { ok: false, why: `${tool} is not installed` };
-  }
-  const name = `spgate-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const failed = tryExec('ip', ['netns', 'add', name]);
-  if (failed !== null) return { ok: false, why: `cannot create a network namespace: ${failed}` };
-  const nft = tryExec('ip', ['netns', 'exec', name, 'nft', 'list', 'ruleset']);
-  tryExec('ip', ['netns', 'del', name]);
-  if (nft !== null) return { ok: false, why: `nftables does not work in a namespace: ${nft}` };
-  return { ok: true };
-}
+/** What the lab needs: root, ip, a namespace it may create, nft working in it, sysctl. */
+const labNeeds = [nftInNetns, sysctl] as const;
 
 /**
  * describe() when the lab can run; otherwise a loud skip, or with
- * SOCKPROBE_LAB=required a failing test.
+ * SOCKPROBE_LAB=required a failing test (test/preconditions.ts).
  */
 export function describeLab(title: string, body: () => void): void {
-  const gate = labGate();
-  if (gate.ok) {
-    describe(title, body);
-    return;
-  }
-  if (process.env.SOCKPROBE_LAB === 'required') {
-    describe(title, () => {
-      test('the network lab can run (SOCKPROBE_LAB=required)', () => {
-        throw new Error(`network lab required but unavailable: ${gate.why}`);
-      });
-    });
-    return;
-  }
-  console.warn(`SKIPPED lab: ${title}: ${gate.why} (set SOCKPROBE_LAB=required to make this a failure)`);
-  describe.skip(title, body);
+  needs(...labNeeds).describe(title, body);
 }
 
 // Child processes this module started, killed at teardown.
