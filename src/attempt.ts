@@ -91,7 +91,14 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
     if (raw !== undefined) {
       release(id);
       if (raw.fd === undefined) return classify(raw, this);
-      this.runCheck(raw);
+      // Connected inside start() with a check to run: the check starts on a
+      // microtask, so whatever it reports (even at once, or a throw) reaches a
+      // caller that has finished setting up after start() returned.
+      this.phase = Phase.Checking;
+      this.pendingRaw = raw;
+      queueMicrotask(() => {
+        if (this.phase === Phase.Checking) this.runCheck(raw);
+      });
       return undefined;
     }
     this.id = id;
@@ -118,6 +125,9 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
       unregister(this.id);
       this.id = -1;
     } else if (this.phase === Phase.Checking) {
+      // Cancelled before the check began (the microtask above): the
+      // descriptor is not wrapped yet, and this attempt closes it as it is.
+      if (this.sock === undefined && this.pendingRaw?.fd !== undefined) fs.closeSync(this.pendingRaw.fd);
       this.closeSocket();
     }
     this.phase = Phase.Done;
@@ -137,7 +147,6 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
     if (this.phase !== Phase.Checking) return;
     this.phase = Phase.Done;
     this.closeSocket();
-    delete raw.fd;
     this.finished(classify(raw, this));
   }
 
@@ -153,6 +162,7 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
     const fd = raw.fd as number;
     this.phase = Phase.Checking;
     this.pendingRaw = raw;
+    delete raw.fd; // owned by the socket from here: cancel() must not close the number again
     try {
       // Unix: guessHandleType makes a Pipe for AF_UNIX, a TCP handle otherwise.
       this.sock = new net.Socket({ fd, readable: true, writable: true });

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { Attempt, type CheckRun, type Settings } from '../src/attempt';
 import type { AddressResult } from '../src/types';
 import { probe, probeMany } from '../src';
+import { runAttempts } from '../src/probe';
 import { FLAG_KEEP, native, register, unregister, type RawOutcome } from '../src/binding';
 import { fdCount, libDir, silentPort } from './helpers';
 
@@ -173,6 +174,29 @@ describe('a kept socket', () => {
     }
   });
 
+  test('a check that reports synchronously, or throws at once, reaches the caller (no lost outcome, no hang)', async () => {
+    const echo = await echoServer();
+    const before = fdCount();
+    try {
+      const target = { address: '127.0.0.1', family: 4 as const, port: echo.port };
+      const [r] = await runAttempts([target, target], settingsWith((run) => run.finish(run.raw)), 2000);
+      expect(r).toMatchObject({ status: 'open', reason: 'syn-ack' });
+      await expect(
+        runAttempts(
+          [target],
+          settingsWith(() => {
+            throw new Error('at once');
+          }),
+          2000,
+        ),
+      ).rejects.toThrow('at once');
+      await settle();
+      expect(fdCount()).toBe(before);
+    } finally {
+      await echo.close();
+    }
+  });
+
   test('plain probes keep the fast path: the addon closes the socket itself, only FLAG_KEEP hands one over', async () => {
     const echo = await echoServer();
     const before = fdCount();
@@ -247,6 +271,34 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
       expect(await echo.ended[0]).toBe('ECONNRESET');
       await settle();
+      expect(fdCount()).toBe(before);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  test('cancel between the hand-over and the check (same tick): the bare descriptor is closed, the check never runs', async () => {
+    const echo = await echoServer();
+    const before = fdCount();
+    try {
+      let ran = false;
+      const a = new Awaited(echo.port);
+      // On loopback the connection is made inside start(), so the socket is
+      // handed over at once and its check is due on a microtask.
+      expect(
+        a.start(
+          settingsWith((run) => {
+            ran = true;
+            run.finish(run.raw);
+          }),
+          2000,
+        ),
+      ).toBeUndefined();
+      expect(fdCount()).toBe(before + 1);
+      a.cancel();
+      expect(fdCount()).toBe(before);
+      await settle();
+      expect(ran).toBe(false);
       expect(fdCount()).toBe(before);
     } finally {
       await echo.close();
