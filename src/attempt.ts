@@ -59,10 +59,8 @@ const round = (value: number): number => Math.round(value * 1000) / 1000;
 export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
   id = -1;
   private phase: Phase = Phase.Idle;
-  private sock: net.Socket | undefined;
-  private pendingRaw: RawOutcome | undefined;
-  private graceful = false;
-  private check: Check | undefined;
+  /** Only for an attempt with a check (the fast path keeps none of this). */
+  private kept: Kept | undefined;
 
   constructor(
     readonly address: string,
@@ -86,8 +84,6 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
       release(id);
       throw error;
     }
-    this.check = check;
-    this.graceful = (s.flags & FLAG_GRACEFUL) !== 0;
     if (raw !== undefined) {
       release(id);
       if (raw.fd === undefined) return classify(raw, this);
@@ -95,12 +91,13 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
       // microtask, so whatever it reports (even at once, or a throw) reaches a
       // caller that has finished setting up after start() returned.
       this.phase = Phase.Checking;
-      this.pendingRaw = raw;
+      this.kept = { check: check as Check, raw, sock: undefined, graceful: (s.flags & FLAG_GRACEFUL) !== 0 };
       queueMicrotask(() => {
         if (this.phase === Phase.Checking) this.runCheck(raw);
       });
       return undefined;
     }
+    if (check !== undefined) this.kept = { check, raw: undefined, sock: undefined, graceful: (s.flags & FLAG_GRACEFUL) !== 0 };
     this.id = id;
     this.phase = Phase.Connecting;
     attach(id, this);
@@ -127,7 +124,8 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
     } else if (this.phase === Phase.Checking) {
       // Cancelled before the check began (the microtask above): the
       // descriptor is not wrapped yet, and this attempt closes it as it is.
-      if (this.sock === undefined && this.pendingRaw?.fd !== undefined) fs.closeSync(this.pendingRaw.fd);
+      const fd = this.kept?.sock === undefined ? this.kept?.raw?.fd : undefined;
+      if (fd !== undefined) fs.closeSync(fd);
       this.closeSocket();
     }
     this.phase = Phase.Done;
@@ -136,11 +134,11 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
   // ---- CheckRun, for the check ----
 
   get socket(): net.Socket {
-    return this.sock as net.Socket;
+    return (this.kept as Kept).sock as net.Socket;
   }
 
   get raw(): RawOutcome {
-    return this.pendingRaw as RawOutcome;
+    return (this.kept as Kept).raw as RawOutcome;
   }
 
   finish(raw: RawOutcome): void {
@@ -160,37 +158,49 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
   /** The addon handed over a connected socket: this attempt owns it from here. */
   private runCheck(raw: RawOutcome): void {
     const fd = raw.fd as number;
+    const kept = this.kept as Kept;
     this.phase = Phase.Checking;
-    this.pendingRaw = raw;
+    kept.raw = raw;
     delete raw.fd; // owned by the socket from here: cancel() must not close the number again
+    let sock: net.Socket;
     try {
       // Unix: guessHandleType makes a Pipe for AF_UNIX, a TCP handle otherwise.
-      this.sock = new net.Socket({ fd, readable: true, writable: true });
+      sock = new net.Socket({ fd, readable: true, writable: true });
     } catch (error) {
       fs.closeSync(fd);
       this.phase = Phase.Done;
       this.failed(error);
       return;
     }
+    kept.sock = sock;
     // Errors go to the check's listeners; this one only keeps an unhandled
     // 'error' from becoming an uncaught exception after the check is done.
-    this.sock.on('error', noop);
+    sock.on('error', noop);
     try {
-      (this.check as Check)(this);
+      kept.check(this);
     } catch (error) {
       this.fail(error);
     }
   }
 
   private closeSocket(): void {
-    const sock = this.sock;
-    if (sock === undefined) return;
-    this.sock = undefined;
+    const kept = this.kept;
+    const sock = kept?.sock;
+    if (kept === undefined || sock === undefined) return;
+    kept.sock = undefined;
     if (sock.destroyed) return;
     // RST (no TIME_WAIT) unless a graceful close was asked for; a Unix socket has no RST.
-    if (!this.graceful && this.family !== 'unix') sock.resetAndDestroy();
+    if (!kept.graceful && this.family !== 'unix') sock.resetAndDestroy();
     else sock.destroy();
   }
+}
+
+/** What an attempt with a check holds: the check, the outcome so far, the socket once wrapped. */
+interface Kept {
+  check: Check;
+  raw: RawOutcome | undefined;
+  sock: net.Socket | undefined;
+  graceful: boolean;
 }
 
 const noop = (): void => undefined;
