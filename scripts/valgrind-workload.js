@@ -2,7 +2,7 @@
 // The probe workload scripts/valgrind.sh runs under memcheck: every native
 // path a probe can take on loopback (open, refused, timeout at a silent port,
 // aborted in flight, settle windows, Unix sockets, bad addresses, a duplicate
-// id), then a worker terminated with probes in flight (the cleanup hook).
+// id, a kept socket), then a worker terminated with probes in flight (the cleanup hook).
 // Usage: node scripts/valgrind-workload.js [rounds]   (default 40)
 'use strict';
 const fs = require('node:fs');
@@ -54,14 +54,31 @@ async function main() {
     ];
     setTimeout(() => ac.abort(), 5);
     for (const res of await Promise.all(jobs)) note(res instanceof Error ? res.name : `${res.status}/${res.reason}`);
-    // Raw surface: bad addresses, a duplicate id, cancel of nothing.
+    // Raw surface: bad addresses, a duplicate id and one out of range (sockprobe's
+    // own faults: exceptions, not outcomes), a kept socket, cancel of nothing.
+    const internal = (fn) => {
+      try {
+        fn();
+        note('no-exception');
+      } catch (e) {
+        note(e.code);
+      }
+    };
     const id = register(() => undefined);
-    native.start(id, 4, '127.0.0.1', silent.port, null, 60000, 0, 0);
-    note(native.start(id, 4, '127.0.0.1', open, null, 10, 0, 0).stage);
+    native.start(id, 4, '127.0.0.1', silent.port, null, 60000, 0);
+    internal(() => native.start(id, 4, '127.0.0.1', open, null, 10, 0));
+    internal(() => native.start(0xfffffff0, 4, '127.0.0.1', open, null, 10, 0));
     native.cancel(id);
     unregister(id);
-    note(native.start(0xfffffff0, 6, '::1%no-such-if', 1, null, 10, 0, 0).stage);
-    note(native.start(0xfffffff0, 0, 'x'.repeat(300), 0, null, 10, 0, 0).stage);
+    const spare = register(() => undefined);
+    note(native.start(spare, 6, '::1%no-such-if', 1, null, 10, 0).stage);
+    note(native.start(spare, 0, 'x'.repeat(300), 0, null, 10, 0).stage);
+    const kept = native.start(spare, 4, '127.0.0.1', open, null, 5000, 4 /* FLAG_KEEP */);
+    if (kept !== undefined && kept.fd !== undefined) {
+      note('kept');
+      fs.closeSync(kept.fd);
+    }
+    unregister(spare);
     native.cancel(12345);
   }
 
