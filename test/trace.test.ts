@@ -4,6 +4,7 @@
 // through routers are in test/lab/trace.test.ts.
 import { AbortError, trace } from '../src';
 import { native, reserve, release, start } from '../src/binding';
+import { cleanEnv, sockprobe } from './cli-run';
 import { closedPort, fdCount, openListener, silentPort } from './helpers';
 
 describe('trace() arguments', () => {
@@ -117,5 +118,41 @@ describe('trace() on loopback', () => {
     } finally {
       await silent.close();
     }
+  });
+});
+
+describe('sockprobe trace on loopback', () => {
+  test('an open port: hop 1 is the target, exit 0', async () => {
+    const open = await openListener();
+    try {
+      const r = await sockprobe(['trace', `127.0.0.1:${open.port}`], { env: cleanEnv() });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^sockprobe trace 127\\.0\\.0\\.1 port ${open.port}, 30 hops max\\n 1  127\\.0\\.0\\.1  \\d+\\.\\d{3} ms  open \\(syn-ack\\)\\nverdict: reached 127\\.0\\.0\\.1 port ${open.port} at hop 1: open \\(syn-ack\\)\\n$`));
+    } finally {
+      await open.close();
+    }
+  });
+
+  test('a closed port: exit 1 (reached, but not open); --json is the TraceResult', async () => {
+    const port = await closedPort();
+    const r = await sockprobe(['trace', '--json', `127.0.0.1:${port}`], { env: cleanEnv() });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: { kind: 'reached', reason: 'reset' }, hops: [{ ttl: 1 }] });
+  });
+
+  test.each([
+    [['trace'], /trace needs a TARGET/],
+    [['trace', 'unix:/tmp/x.sock'], /a Unix socket has no hops/],
+    [['trace', '127.0.0.1:80', '-m', '0'], /--max-hops takes a whole number from 1 to 255/],
+    [['trace', '127.0.0.1:80', '--tries', 'x'], /--tries takes/],
+    [['trace', '127.0.0.1:80', '-f', '9', '-m', '5'], /--first-hop 9 is above the last hop 5/],
+    [['trace', '127.0.0.1:80', '-6'], /IPv4 address but -6/],
+    [['trace', 'a:1', 'b:2'], /trace takes one TARGET, got 2/],
+  ])('%j: usage error, exit 2', async (args, message) => {
+    const r = await sockprobe(args, { env: cleanEnv() });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
   });
 });

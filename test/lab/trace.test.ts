@@ -3,6 +3,7 @@
 // router that sends no time-exceeded, each placed at router 2; the command
 // line; and, when Debian's traceroute is installed, the same hops as
 // `traceroute -T`.
+import { BIN } from '../cli-run';
 import { needs, tool } from '../preconditions';
 import { describeLab, newPathLab, type Listener, type PathLab } from './netns';
 import type { TraceResult } from '../../src';
@@ -140,6 +141,27 @@ describeLab('trace(): a path of three routers', () => {
       lab.exec(r2, 'nft', ['delete', 'table', 'ip', 'silent']);
     }
   });
+
+  test('sockprobe trace HOST:PORT: a line per hop, exit 0 reached and open, 1 rejected; --json', async () => {
+    const ok = await lab.runInClient(process.execPath, [BIN, 'trace', `${lab.serverAddress}:${P.open}`, '-m', '8']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const lines = ok.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`sockprobe trace ${lab.serverAddress} port ${P.open}, 8 hops max`);
+    for (const k of [1, 2, 3]) expect(lines[k]).toMatch(new RegExp(`^ ${k}  ${lab.hop(k).replace(/\./g, '\\.')}  \\d+\\.\\d{3} ms$`));
+    expect(lines[4]).toMatch(new RegExp(`^ 4  ${lab.serverAddress.replace(/\./g, '\\.')}  \\d+\\.\\d{3} ms  open \\(syn-ack\\)$`));
+    expect(lines[5]).toBe(`verdict: reached ${lab.serverAddress} port ${P.open} at hop 4: open (syn-ack)`);
+    expect(lines).toHaveLength(6);
+
+    const rejected = await lab.runInClient(process.execPath, [BIN, 'trace', '--json', `${lab.serverAddress}:${P.rejectAt2}`]);
+    expect(rejected.code).toBe(1);
+    const t = JSON.parse(rejected.stdout) as TraceResult;
+    expect(t.verdict).toMatchObject({ kind: 'rejected', hop: 3, from: lab.hop(2), fromHop: 2, reason: 'admin-prohibited' });
+
+    const closed = await lab.runInClient(process.execPath, [BIN, 'trace', '-q', `${lab.serverAddress}:${P.closed}`]);
+    expect(closed.code).toBe(1);
+    expect(closed.stdout).toBe('');
+  });
 });
 
 // Debian's traceroute (root: raw sockets) on the same lab: the same hops.
@@ -152,6 +174,16 @@ describeLab('trace() and traceroute -T agree', () => {
     if (!gate.ok) return;
     lab = newPathLab(3);
     lab.setup();
+    lab.nft(
+      lab.routers[1] as string,
+      `table ip lab {
+  chain forward_filter {
+    type filter hook forward priority 0; policy accept;
+    tcp dport ${P.rejectAt2} reject with icmp type admin-prohibited
+  }
+}
+`,
+    );
     listener = await lab.listen('accept', P.open);
   });
 
@@ -160,17 +192,27 @@ describeLab('trace() and traceroute -T agree', () => {
     lab?.teardown();
   });
 
-  gate.test('to an open port through three routers: the same addresses hop by hop', async () => {
-    const ours = await lab.trace(lab.serverAddress, P.open, { timeout: 3000, maxHops: 8 });
-    const theirs = await lab.runInClient('traceroute', ['-n', '-T', '-p', String(P.open), '-q', '1', '-w', '2', '-m', '8', lab.serverAddress]);
+  /** traceroute -T's hops: [hop, address] of every line after the heading ('*': null). */
+  async function traceroute(port: number): Promise<[number, string | null][]> {
+    const theirs = await lab.runInClient('traceroute', ['-n', '-T', '-p', String(port), '-q', '1', '-w', '2', '-m', '8', lab.serverAddress]);
     expect(theirs.code).toBe(0);
-    // " 1  198.19.10.1  0.052 ms": hop number and address of every line after the heading.
-    const hops = theirs.stdout
+    return theirs.stdout
       .split('\n')
       .slice(1)
       .map((line) => /^\s*(\d+)\s+(\S+)/.exec(line))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m): [number, string | null] => [Number(m[1]), m[2] === '*' ? null : (m[2] as string)]);
-    expect(path(ours)).toEqual(hops);
+  }
+
+  gate.test('a reject at router 2 (traceroute: !X): the same hops, the same sender', async () => {
+    const ours = await lab.trace(lab.serverAddress, P.rejectAt2, { timeout: 3000, maxHops: 8 });
+    expect(ours.verdict.kind).toBe('rejected');
+    expect(path(ours)).toEqual(await traceroute(P.rejectAt2));
+  });
+
+  gate.test('to an open port through three routers: the same addresses hop by hop', async () => {
+    const ours = await lab.trace(lab.serverAddress, P.open, { timeout: 3000, maxHops: 8 });
+    expect(ours.verdict.kind).toBe('reached');
+    expect(path(ours)).toEqual(await traceroute(P.open));
   });
 });
