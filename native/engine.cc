@@ -116,6 +116,10 @@ bool Engine::Start(const Request& req, Outcome* out) {
     err = EnableErrorQueue(fd, req.family);
     if (err != 0) return FinishNow(req, fd, startNs, err, kStage_setsockopt, out);
   }
+  if (req.ttl > 0) {
+    err = SetHopLimit(fd, req.family, req.ttl);
+    if (err != 0) return FinishNow(req, fd, startNs, err, kStage_setsockopt, out);
+  }
   if (req.bindLocal) {
     err = BindSocket(fd, req.local);
     if (err != 0) return FinishNow(req, fd, startNs, err, kStage_bind, out);

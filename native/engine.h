@@ -52,6 +52,8 @@ struct Request {
   Target local;
   uint64_t timeoutMs = 0;
   uint32_t flags = 0;
+  // IP_TTL / IPV6_UNICAST_HOPS for the SYNs (trace()); 0 leaves the default.
+  int ttl = 0;
 };
 
 // Receives a batch of finished probes; the batch is cleared after.

@@ -157,7 +157,9 @@ class Module final : public CompletionSink {
     return records_.Value();
   }
 
-  // start(id, family, address, port, localAddress, timeoutMs, flags)
+  // start(id, family, address, port, localAddress, timeoutMs, flags[, ttl])
+  // ttl: the SYNs' hop limit (IP_TTL / IPV6_UNICAST_HOPS), 0 or absent for the
+  // system default; a value the kernel refuses ends the probe at setsockopt.
   // Returns undefined while the probe is in flight (its record comes through
   // dispatch later), or the outcome object when it ended at once.
   Napi::Value Start(const Napi::CallbackInfo& info) { return StartImpl(info, false); }
@@ -179,6 +181,7 @@ class Module final : public CompletionSink {
     int32_t familyArg = 0;
     int32_t port = 0;
     uint32_t flags = 0;
+    int32_t ttl = 0;
     double timeoutMs = 0;
     char address[512];
     size_t addressLen = 0;
@@ -194,7 +197,8 @@ class Module final : public CompletionSink {
                (localType == napi_string &&
                 napi_get_value_string_utf8(e, info[4], localAddress, sizeof(localAddress), &localLen) == napi_ok)) &&
               napi_get_value_double(e, info[5], &timeoutMs) == napi_ok &&
-              napi_get_value_uint32(e, info[6], &flags) == napi_ok;
+              napi_get_value_uint32(e, info[6], &flags) == napi_ok &&
+              (info.Length() < 8 || info[7].IsUndefined() || napi_get_value_int32(e, info[7], &ttl) == napi_ok);
     if (!ok) {
       Napi::TypeError::New(env, "sockprobe native: start() got arguments of the wrong types")
           .ThrowAsJavaScriptException();
@@ -221,6 +225,7 @@ class Module final : public CompletionSink {
     req.family = familyArg == 4 ? AF_INET : familyArg == 6 ? AF_INET6 : familyArg == 0 ? AF_UNIX : -1;
     req.timeoutMs = ClampMs(timeoutMs);
     req.flags = flags;
+    req.ttl = ttl;
     Outcome out;
     int err = req.family < 0 ? EAFNOSUPPORT
               : addressLen + 1 >= sizeof(address)

@@ -2,10 +2,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace sockprobe {
+
+int SetHopLimit(int fd, int family, int hops) {
+  int rc;
+  if (family == AF_INET)
+    rc = setsockopt(fd, IPPROTO_IP, IP_TTL, &hops, sizeof(hops));
+  else if (family == AF_INET6)
+    rc = setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops));
+  else
+    return EAFNOSUPPORT;
+  return rc == 0 ? 0 : errno;
+}
 
 int OpenSocket(int family, int* err) {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)

@@ -19,6 +19,10 @@ int OpenSocket(int family, int* err);
 // bind(); 0 or errno.
 int BindSocket(int fd, const Target& local);
 
+// IP_TTL / IPV6_UNICAST_HOPS: the hop limit of the probe's SYNs (trace());
+// 0 or errno (EAFNOSUPPORT for a Unix socket).
+int SetHopLimit(int fd, int family, int hops);
+
 // connect(), retried on EINTR: 0 (connected at once), EINPROGRESS, or errno.
 int StartConnect(int fd, const Target& target);
 

@@ -73,13 +73,16 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
   /** The attempt failed with an exception (a check threw); its socket is closed. */
   protected abstract failed(error: unknown): void;
 
-  /** Starts the connect. Throws only for sockprobe's own faults (the probe should reject). */
-  start(s: Settings, timeout: number): AddressResult | undefined {
+  /**
+   * Starts the connect. Throws only for sockprobe's own faults (the probe should reject).
+   * `ttl`: the SYNs' hop limit (trace()), 0 for the system default.
+   */
+  start(s: Settings, timeout: number, ttl = 0): AddressResult | undefined {
     const id = reserve();
     const check = s.check;
     let raw: RawOutcome | undefined;
     try {
-      raw = start(id, this.family === 'unix' ? 0 : this.family, this.address, this.port ?? 0, s.local?.address ?? null, timeout, check === undefined ? s.flags : s.flags | FLAG_KEEP);
+      raw = start(id, this.family === 'unix' ? 0 : this.family, this.address, this.port ?? 0, s.local?.address ?? null, timeout, check === undefined ? s.flags : s.flags | FLAG_KEEP, ttl);
     } catch (error) {
       release(id);
       throw error;

@@ -125,7 +125,7 @@ export const FLAG_KEEP = 4;
 /** Family argument of start(): 0 is a Unix domain socket path. */
 export type RawFamily = 0 | 4 | 6;
 
-/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags. */
+/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags, and optionally ttl (the SYNs' hop limit, 0 = system default). */
 export type StartArgs = [
   id: number,
   family: RawFamily,
@@ -134,6 +134,7 @@ export type StartArgs = [
   localAddress: string | null,
   timeoutMs: number,
   flags: number,
+  ttl?: number,
 ];
 
 export interface NativeBinding {
@@ -360,9 +361,9 @@ const immediateStrings: string[] = [''];
  * strings, the local address string when that is its one string (an open
  * port), an object otherwise. One N-API object per outcome less.
  */
-export const start: (...args: StartArgs) => RawOutcome | undefined = (id, family, address, port, localAddress, timeoutMs, flags) => {
-  if (startRecord === undefined) return native.start(id, family, address, port, localAddress, timeoutMs, flags);
-  const r = startRecord.call(native, id, family, address, port, localAddress, timeoutMs, flags);
+export const start: (...args: StartArgs) => RawOutcome | undefined = (id, family, address, port, localAddress, timeoutMs, flags, ttl = 0) => {
+  if (startRecord === undefined) return native.start(id, family, address, port, localAddress, timeoutMs, flags, ttl);
+  const r = startRecord.call(native, id, family, address, port, localAddress, timeoutMs, flags, ttl);
   if (typeof r === 'number') return decode(records, r * RECORD_WIDTH, undefined);
   if (typeof r === 'string') {
     immediateStrings[0] = r;

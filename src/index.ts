@@ -30,3 +30,5 @@ export type { Diagnosis, ExplainOptions, Step, Verdict, CauseCode } from './expl
 export { parseTarget, formatTarget } from './target';
 export { probeMany, parsePorts, expandTargets, DEFAULT_CONCURRENCY } from './many';
 export type { ProbeManyOptions, ProbeManyResult } from './many';
+export { trace, DEFAULT_MAX_HOPS } from './trace';
+export type { TraceHop, TraceOptions, TraceResult, TraceVerdict, TraceVerdictKind } from './trace';

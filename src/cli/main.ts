@@ -1,6 +1,7 @@
 // The `sockprobe` command: probe targets (exit 0 only when all are open, as
-// Docker's HEALTHCHECK wants), wait for them, explain what is wrong, or scan
-// a host's ports. This file picks the command; each has a file of its own.
+// Docker's HEALTHCHECK wants), wait for them, explain what is wrong, scan
+// a host's ports, or trace which hop stops a connection. This file picks the
+// command; each has a file of its own.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,12 +13,14 @@ import { UsageError } from './options';
 import type { CliIO } from './output';
 import { runProbe } from './probe';
 import { parseScanCommandLine, runScan } from './scan';
+import { parseTraceCommandLine, runTrace } from './trace';
 
 export { parseCommandLine, type CliIO };
 
 const USAGE = `Usage: sockprobe [options] TARGET...
        sockprobe explain [options] TARGET
        sockprobe scan [options] HOST -p PORTS
+       sockprobe trace [options] HOST:PORT
 
 Connects to each TARGET and says what happened: open, refused, blocked by a
 firewall, unreachable, timed out, a local error, or a name that did not resolve.
@@ -36,6 +39,14 @@ Commands:
                    also -4, -6, --json (every result and a summary), --quiet.
                    Exit 0 when the scan ran, whatever the ports said; 1 HOST does
                    not resolve; 2 usage error; 130 interrupted (partial summary)
+  trace HOST:PORT  which hop stops the connection: connects with hop limits 1, 2, 3...
+                   (Linux), one line per hop as traceroute prints them, then the verdict
+                   -m, --max-hops N     highest hop limit (default 30)
+                   -f, --first-hop N    first hop limit (default 1)
+                       --tries N        tries per silent hop (default 2)
+                   -t, --timeout MS     deadline of the whole trace (default 5000)
+                   also -4, -6, --json, --quiet. Exit 0 when the port was reached and
+                   is open, 1 otherwise, 2 usage error, 130 interrupted
 
 Options:
   -t, --timeout MS  deadline in ms (default ${DEFAULT_TIMEOUT_MS}; with --wait, the whole wait: default ${DEFAULT_WAIT_TIMEOUT_MS})
@@ -59,7 +70,14 @@ function commandWord(argv: readonly string[]): string | undefined {
     allowPositionals: true,
     strict: false,
     tokens: true,
-    options: { timeout: { type: 'string', short: 't' }, ports: { type: 'string', short: 'p' }, concurrency: { type: 'string', short: 'c' } },
+    options: {
+      timeout: { type: 'string', short: 't' },
+      ports: { type: 'string', short: 'p' },
+      concurrency: { type: 'string', short: 'c' },
+      'max-hops': { type: 'string', short: 'm' },
+      'first-hop': { type: 'string', short: 'f' },
+      tries: { type: 'string' },
+    },
   });
   const first = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
   return first?.kind === 'positional' ? first.value : undefined;
@@ -82,7 +100,26 @@ export async function main(
     io.stderr.write(`sockprobe: ${error.message}\nTry 'sockprobe --help' for more information.\n`);
     return EXIT_USAGE;
   };
-  if (commandWord(argv) === 'scan') {
+  const word = commandWord(argv);
+  if (word === 'trace') {
+    let traceParsed;
+    try {
+      traceParsed = parseTraceCommandLine(argv);
+    } catch (error) {
+      return usage(error);
+    }
+    if (traceParsed.kind === 'help') {
+      io.stdout.write(USAGE);
+      return EXIT_OPEN;
+    }
+    try {
+      return await runTrace(traceParsed.settings, io, signal);
+    } catch (error) {
+      if (error instanceof AbortError) return EXIT_INTERRUPTED;
+      throw error;
+    }
+  }
+  if (word === 'scan') {
     let scanParsed;
     try {
       scanParsed = parseScanCommandLine(argv);

@@ -9,7 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
-import type { ProbeOptions, ProbeResult } from '../../src';
+import type { ProbeOptions, ProbeResult, TraceResult } from '../../src';
 import { needs, nftInNetns, sysctl } from '../preconditions';
 
 export const ADDR = {
@@ -103,6 +103,32 @@ function run(cmd: string, args: string[], input?: string): string {
     const e = error as { stderr?: Buffer; message: string };
     throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.toString().trim() || e.message}`);
   }
+}
+
+/** Starts a listener inside a namespace; resolves once it printed 'ready'. */
+async function startChild(ns: string, cmd: string, args: string[]): Promise<Listener> {
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`listener exited (${String(code)}): ${err}`)));
+  });
+  return {
+    close: async () => {
+      children.delete(child);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.stdin.end();
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 export interface Listener {
@@ -206,29 +232,8 @@ export class Lab {
     this.reaper = undefined;
   }
 
-  private async startChild(ns: string, cmd: string, args: string[]): Promise<Listener> {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('ready')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`listener exited (${String(code)}): ${err}`)));
-    });
-    return {
-      close: async () => {
-        children.delete(child);
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.stdin.end();
-        child.kill('SIGTERM');
-        await exited;
-      },
-    };
+  private startChild(ns: string, cmd: string, args: string[]): Promise<Listener> {
+    return startChild(ns, cmd, args);
   }
 
   /** A Node listener in the server namespace (see server.js for the modes). */
@@ -275,4 +280,176 @@ export class Lab {
 /** A lab with names unique to this process and run. */
 export function newLab(): Lab {
   return new Lab(`${process.pid}-${Math.random().toString(36).slice(2, 7)}`);
+}
+
+// ---- A path of routers, for trace() ----
+//
+// A separate lab (the three-namespace Lab above is left as it is): a client,
+// ROUTERS routers in a row and a server, each link its own /24 of
+// 198.19.0.0/16 and /64 of 2001:db8:100::/40, so router k is hop k.
+//
+//   client c0 198.19.10.2 ── r1 198.19.10.1 | 198.19.11.1 ── r2 198.19.11.2 | 198.19.12.1 ── ...
+//   ... rN 198.19.(10+N-1).2 | 198.19.(10+N).1 ── server s0 198.19.(10+N).2
+//
+// Each router answers from the address on the client's side of it (the
+// interface its ICMP leaves by): PathLab.hop(k).
+
+/** The addresses of link `i` (0: client to r1, ROUTERS: rN to server): .1 nearer the client and .2 farther, except on link 0, where r1 is .1 and the client .2. */
+function linkAddr(i: number, side: 1 | 2): string {
+  return `198.19.${10 + i}.${side}`;
+}
+function linkAddr6(i: number, side: 1 | 2): string {
+  return `2001:db8:1${(10 + i).toString().padStart(2, '0')}::${side}`;
+}
+
+export class PathLab {
+  readonly client: string;
+  readonly server: string;
+  readonly routers: string[];
+  private reaper: ChildProcess | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly routerCount = 3,
+  ) {
+    this.client = `sp-${id}-pc`;
+    this.server = `sp-${id}-ps`;
+    this.routers = Array.from({ length: routerCount }, (_, k) => `sp-${id}-p${k + 1}`);
+  }
+
+  private get all(): string[] {
+    return [this.client, ...this.routers, this.server];
+  }
+
+  /** The server's addresses. */
+  get serverAddress(): string {
+    return linkAddr(this.routerCount, 2);
+  }
+  get serverAddress6(): string {
+    return linkAddr6(this.routerCount, 2);
+  }
+
+  /** Router k's (1-based) address as the client sees it: the sender of its ICMP. */
+  hop(k: number): string {
+    return k === 1 ? linkAddr(0, 1) : linkAddr(k - 1, 2);
+  }
+  hop6(k: number): string {
+    return k === 1 ? linkAddr6(0, 1) : linkAddr6(k - 1, 2);
+  }
+
+  exec(ns: string, cmd: string, args: string[], input?: string): string {
+    return run('ip', ['netns', 'exec', ns, cmd, ...args], input);
+  }
+
+  nft(ns: string, ruleset: string): void {
+    this.exec(ns, 'nft', ['-f', '-'], ruleset);
+  }
+
+  nftFlush(ns: string): void {
+    this.exec(ns, 'nft', ['flush', 'ruleset']);
+  }
+
+  ip(ns: string, ...args: string[]): string {
+    return run('ip', ['-n', ns, ...args]);
+  }
+
+  setup(): void {
+    this.teardown();
+    this.reaper = startReaper(this.all);
+    for (const ns of this.all) {
+      run('ip', ['netns', 'add', ns]);
+      this.ip(ns, 'link', 'set', 'lo', 'up');
+      this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0']);
+      this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.default.accept_dad=0']);
+    }
+    const chain = this.all;
+    // Link i joins chain[i] (its 'b' side, address .1 unless it is the client) and chain[i + 1] (its 'a' side).
+    for (let i = 0; i < chain.length - 1; i++) {
+      const near = chain[i] as string;
+      const far = chain[i + 1] as string;
+      this.ip(near, 'link', 'add', `l${i}n`, 'type', 'veth', 'peer', 'name', `l${i}f`, 'netns', far);
+      // The client's side of link 0 is .2 (its router is .1); every other link: near .1, far .2.
+      const nearSide: 1 | 2 = i === 0 ? 2 : 1;
+      const farSide: 1 | 2 = i === 0 ? 1 : 2;
+      for (const [ns, dev, side] of [[near, `l${i}n`, nearSide], [far, `l${i}f`, farSide]] as const) {
+        this.ip(ns, 'addr', 'add', `${linkAddr(i, side)}/24`, 'dev', dev);
+        this.ip(ns, 'addr', 'add', `${linkAddr6(i, side)}/64`, 'dev', dev, 'nodad');
+        this.ip(ns, 'link', 'set', dev, 'up');
+      }
+    }
+    // Routes: towards the server by the next hop, towards the client by the previous one.
+    for (let k = 0; k < chain.length; k++) {
+      const ns = chain[k] as string;
+      if (k < chain.length - 1) {
+        const next = k === 0 ? linkAddr(0, 1) : linkAddr(k, 2);
+        const next6 = k === 0 ? linkAddr6(0, 1) : linkAddr6(k, 2);
+        for (let j = k + 1; j < chain.length - 1; j++) {
+          this.ip(ns, 'route', 'add', `198.19.${10 + j}.0/24`, 'via', next);
+          this.ip(ns, '-6', 'route', 'add', `${linkAddr6(j, 1).replace(/::1$/, '::')}/64`, 'via', next6);
+        }
+      }
+      if (k > 0) {
+        const prev = k === 1 ? linkAddr(0, 2) : linkAddr(k - 1, 1);
+        const prev6 = k === 1 ? linkAddr6(0, 2) : linkAddr6(k - 1, 1);
+        for (let j = 0; j < k - 1; j++) {
+          this.ip(ns, 'route', 'add', `198.19.${10 + j}.0/24`, 'via', prev);
+          this.ip(ns, '-6', 'route', 'add', `${linkAddr6(j, 1).replace(/::1$/, '::')}/64`, 'via', prev6);
+        }
+      }
+      if (k > 0 && k < chain.length - 1) {
+        this.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+        this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+        // Every time-exceeded a test asks for, however close together the tries.
+        this.exec(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
+        this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=0']);
+      }
+    }
+  }
+
+  teardown(): void {
+    removeNamespaces(this.all);
+    if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
+      try {
+        process.kill(this.reaper.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.reaper = undefined;
+  }
+
+  /** A Node listener in the server namespace (server.js). */
+  listen(mode: 'accept' | 'reset' | 'close' | 'greet', port: number, host: string = this.serverAddress): Promise<Listener> {
+    return startChild(this.server, process.execPath, [path.join(labDir, 'server.js'), mode, host, String(port)]);
+  }
+
+  /** Runs trace() with the compiled lib from inside the client namespace. */
+  async trace(host: string, port: number, options: Record<string, unknown> = {}): Promise<TraceResult> {
+    const script = `require(${JSON.stringify(libDir)}).trace(${JSON.stringify(host)}, ${port}, ${JSON.stringify(options)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
+    const out = await runIn(this.client, process.execPath, ['-e', script]);
+    return JSON.parse(out.stdout) as TraceResult;
+  }
+
+  /** Runs a command in the client namespace; resolves with its exit status and output. */
+  runInClient(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return runIn(this.client, cmd, args, false);
+  }
+}
+
+async function runIn(ns: string, cmd: string, args: string[], mustSucceed = true): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  children.delete(child);
+  if (mustSucceed && code !== 0) throw new Error(`${cmd} in ${ns} failed (${String(code)}): ${stderr}`);
+  return { code, stdout, stderr };
+}
+
+/** A lab path with names unique to this process and run. */
+export function newPathLab(routers = 3): PathLab {
+  return new PathLab(`${process.pid}-${Math.random().toString(36).slice(2, 6)}`, routers);
 }
