@@ -70,6 +70,19 @@ export function fdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
+/**
+ * fdCount() once it equals `expected`, or after `ms` whatever it is then.
+ * Node closes a destroyed socket's handle on a later turn of its loop (and a
+ * terminated worker's own handles a moment after terminate() resolves); under
+ * a loaded machine that can take longer than a fixed pause. The caller still
+ * asserts the count.
+ */
+export async function fdCountSettled(expected: number, ms = 5000): Promise<number> {
+  const deadline = Date.now() + ms;
+  while (fdCount() !== expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return fdCount();
+}
+
 export function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sockprobe-'));
 }

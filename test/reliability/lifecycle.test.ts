@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { native } from '../../src/binding';
 import { probe } from '../../src';
-import { closedPort, fdCount, libDir, openListener, silentPort } from '../helpers';
+import { closedPort, fdCount, fdCountSettled, libDir, openListener, silentPort } from '../helpers';
 import { lastJson, runNode } from './support';
 
 jest.setTimeout(120_000);
@@ -14,13 +14,9 @@ function worker(code: string): Worker {
   return new Worker(`const sockprobe = require(${JSON.stringify(libDir)});\n${code}`, { eval: true });
 }
 
-async function settleFds(expected: number): Promise<number> {
-  // Closing is synchronous in the addon, but a terminated worker's own
-  // handles (its MessagePort, its loop's eventfd) go a moment later.
-  const deadline = Date.now() + 5000;
-  while (fdCount() !== expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return fdCount();
-}
+// Closing is synchronous in the addon, but a terminated worker's own handles
+// (its MessagePort, its loop's eventfd) go a moment later.
+const settleFds = (expected: number): Promise<number> => fdCountSettled(expected);
 
 describe('lifecycle', () => {
   let open: Awaited<ReturnType<typeof openListener>>;
@@ -148,6 +144,8 @@ describe('lifecycle', () => {
         // The environment's epoll set is made by its first probe and lives as
         // long as the environment: take the baseline after it exists.
         await probe('127.0.0.1', ports[0]);
+        // Let what that first probe left to Node's loop finish before counting.
+        await new Promise((r) => setTimeout(r, 200));
         const fd0 = fds();
         global.gc();
         const heap0 = process.memoryUsage().heapUsed;
