@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include <utility>
+
 #include "socket_posix.h"
 
 namespace sockprobe {
@@ -21,6 +23,7 @@ struct Probe {
   uint64_t deadlineNs = 0;
   size_t heapIndex = 0;
   void* slot = nullptr;  // the backend's
+  Target target;         // where it connects: at a deadline, whose neighbour entry to read
 };
 
 namespace {
@@ -147,6 +150,7 @@ bool Engine::Start(const Request& req, Outcome* out) {
   p->family = req.family;
   p->flags = req.flags;
   p->startNs = startNs;
+  p->target = req.target;
   err = backend_->Add(fd, kWantWritable, p, &p->slot);
   if (err != 0) {
     delete p;
@@ -256,8 +260,14 @@ void Engine::Expire(Probe* p) {
     return;
   }
   if (!HasPeer(p->fd)) {
-    // The deadline is sockprobe's, not the kernel's: no errno.
+    // The deadline is sockprobe's, not the kernel's: no errno. Whether the
+    // SYN could leave at all is the next hop's neighbour entry's to say: read
+    // it (a fact; classify.ts gives it meaning) before the outcome is built.
+    NextHopNeighbour neigh;
+    if (p->family == AF_INET || p->family == AF_INET6)
+      neigh = ReadNextHopNeighbour(reinterpret_cast<const sockaddr*>(&p->target.addr));
     Complete(p, 0, kStage_timeout);
+    finished_.back().out.neigh = std::move(neigh);
     return;
   }
   p->connectedNs = uv_hrtime();

@@ -36,6 +36,8 @@ struct Outcome {
   bool endedInStart = false;
   // A connected socket handed over (kFlagKeep): whoever receives the outcome owns it.
   int fd = -1;
+  // Read only at a deadline with no peer (Engine::Expire).
+  NextHopNeighbour neigh;
 };
 
 struct Finished {
