@@ -403,6 +403,9 @@ NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst) {
   rt->rtm_family = static_cast<unsigned char>(family);
   rt->rtm_dst_len = static_cast<unsigned char>(alen * 8);
   if (!AddAttr(h, sizeof(req), RTA_DST, dstRaw, alen)) return out;
+  // A link-local destination's zone names its interface: the route lookup must too.
+  uint32_t zone = family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(dst)->sin6_scope_id : 0;
+  if (zone != 0 && !AddAttr(h, sizeof(req), RTA_OIF, &zone, sizeof(zone))) return out;
   int err = 0;
   const nlmsghdr* r = nl.Ask(h, RTM_NEWROUTE, reply, sizeof(reply), &err);
   if (r == nullptr) return out;

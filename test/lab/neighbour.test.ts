@@ -92,6 +92,29 @@ describeLab('network lab: a deadline before the next hop answered ARP / NDP', ()
     expect(neighbourOf(r)).toMatchObject({ address: ADDR.absentNeighbour6, protocol: 'ndp', state: 'incomplete', interface: 'c0' });
   });
 
+  test('many deadlines at once (a scan): each probe gets the next hop of its own destination', async () => {
+    flushNeighbours();
+    const warm = await lab.probeOne([ADDR.server, P.open]);
+    if (warm.status !== 'open') throw new Error(`expected open: ${show(warm)}`);
+    // Same deadline, same timer sweep: ports of the absent neighbour and the dropped port behind the router, interleaved.
+    const probes = [];
+    for (let i = 0; i < 8; i++) {
+      probes.push({ target: [ADDR.absentNeighbour, 8000 + i] as [string, number], options: { timeout: 1500 } });
+      probes.push({ target: [ADDR.server, P.drop] as [string, number], options: { timeout: 1500 } });
+    }
+    const results = await lab.probe(probes, { parallel: true });
+    expect(results).toHaveLength(16);
+    results.forEach((r, i) => {
+      if (i % 2 === 0) {
+        if (r.status !== 'unreachable') throw new Error(`expected unreachable: ${show(r)}`);
+        expect(r.neighbour).toMatchObject({ address: ADDR.absentNeighbour, state: 'incomplete', gateway: false });
+      } else {
+        if (r.status !== 'timeout') throw new Error(`expected timeout: ${show(r)}`);
+        expect(r.neighbour).toMatchObject({ address: ADDR.routerClientSide, gateway: true });
+      }
+    });
+  });
+
   test.each([
     ['IPv4', ADDR.server, ADDR.routerClientSide, 'arp'],
     ['IPv6', ADDR.server6, ADDR.routerClientSide6, 'ndp'],
