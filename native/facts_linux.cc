@@ -286,7 +286,9 @@ class RouteSocket {
         n = recv(fd_, buf, size, MSG_DONTWAIT | MSG_TRUNC);
       } while (n < 0 && errno == EINTR);
       if (n <= 0 || static_cast<size_t>(n) > size) return nullptr;  // nothing queued, or truncated
-      size_t left = static_cast<size_t>(n);
+      // Signed: NLMSG_NEXT past a last message whose aligned length overruns
+      // what was read goes negative, and NLMSG_OK stops, instead of wrapping.
+      int left = static_cast<int>(n);
       for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
         if (h->nlmsg_seq != seq_) continue;  // a stale reply: not ours
         if (h->nlmsg_type == want) return h;
