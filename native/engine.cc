@@ -3,7 +3,11 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+
+#include <cstring>
+#include <utility>
 
 #include "socket_posix.h"
 
@@ -21,6 +25,7 @@ struct Probe {
   uint64_t deadlineNs = 0;
   size_t heapIndex = 0;
   void* slot = nullptr;  // the backend's
+  Target target;         // where it connects: at a deadline, whose neighbour entry to read
 };
 
 namespace {
@@ -54,6 +59,22 @@ void Gather(int fd, int family, Outcome* out, const TcpInfo* tcpRead, bool icmpR
       out->tcp = ReadTcpInfo(fd);
     }
   }
+}
+
+// The same destination address (the port aside): its next hop is the same.
+bool SameHost(const Target& a, const Target& b) {
+  if (a.family != b.family) return false;
+  if (a.family == AF_INET) {
+    const auto* x = reinterpret_cast<const sockaddr_in*>(&a.addr);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(&b.addr);
+    return std::memcmp(&x->sin_addr, &y->sin_addr, sizeof(x->sin_addr)) == 0;
+  }
+  if (a.family == AF_INET6) {
+    const auto* x = reinterpret_cast<const sockaddr_in6*>(&a.addr);
+    const auto* y = reinterpret_cast<const sockaddr_in6*>(&b.addr);
+    return x->sin6_scope_id == y->sin6_scope_id && std::memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+  }
+  return false;
 }
 
 }  // namespace
@@ -151,6 +172,7 @@ bool Engine::Start(const Request& req, Outcome* out) {
   p->family = req.family;
   p->flags = req.flags;
   p->startNs = startNs;
+  p->target = req.target;
   err = backend_->Add(fd, kWantWritable, p, &p->slot);
   if (err != 0) {
     delete p;
@@ -249,7 +271,7 @@ void Engine::Complete(Probe* p, int err, Stage stage, const IcmpReport* icmpRead
   Release(p, true, neverConnected);
 }
 
-void Engine::Expire(Probe* p) {
+void Engine::Expire(Probe* p, std::vector<std::pair<Target, NextHopNeighbour>>* seen) {
   // libuv runs timers before it polls for I/O, so when the loop was busy past
   // the deadline an answer may already be waiting: look once before calling
   // it a timeout.
@@ -260,8 +282,24 @@ void Engine::Expire(Probe* p) {
     return;
   }
   if (!HasPeer(p->fd)) {
-    // The deadline is sockprobe's, not the kernel's: no errno.
+    // The deadline is sockprobe's, not the kernel's: no errno. Whether the
+    // SYN could leave at all is the next hop's neighbour entry's to say: read
+    // it (a fact; classify.ts gives it meaning) before the outcome is built.
+    NextHopNeighbour neigh;
+    if (p->family == AF_INET || p->family == AF_INET6) {
+      const NextHopNeighbour* known = nullptr;
+      for (const auto& s : *seen)
+        if (SameHost(s.first, p->target)) known = &s.second;
+      if (known != nullptr) {
+        neigh = *known;
+      } else {
+        neigh = ReadNextHopNeighbour(reinterpret_cast<const sockaddr*>(&p->target.addr));
+        // Bounded: a sweep over many hosts reads each one, remembering a few.
+        if (seen->size() < 16) seen->emplace_back(p->target, neigh);
+      }
+    }
     Complete(p, 0, kStage_timeout);
+    finished_.back().out.neigh = std::move(neigh);
     return;
   }
   p->connectedNs = uv_hrtime();
@@ -373,8 +411,9 @@ void Engine::ArmTimer() {
 void Engine::OnTimer(uv_timer_t* handle) {
   Engine* self = static_cast<Engine*>(handle->data);
   uint64_t now = uv_hrtime();
+  std::vector<std::pair<Target, NextHopNeighbour>> seen;
   while (!self->heap_.empty() && self->heap_[0]->deadlineNs <= now) {
-    self->Expire(self->heap_[0]);
+    self->Expire(self->heap_[0], &seen);
     if (self->finished_.size() >= kBatchLimit) self->Flush();
   }
   if (self->timer_ != nullptr) self->ArmTimer();

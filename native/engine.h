@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "address.h"
@@ -36,6 +37,8 @@ struct Outcome {
   bool endedInStart = false;
   // A connected socket handed over (kFlagKeep): whoever receives the outcome owns it.
   int fd = -1;
+  // Read only at a deadline with no peer (Engine::Expire).
+  NextHopNeighbour neigh;
 };
 
 struct Finished {
@@ -110,7 +113,9 @@ class Engine final : public ReadinessSink {
   void Connected(Probe* p, const TcpInfo* tcpRead);
   void Complete(Probe* p, int err, Stage stage, const IcmpReport* icmpRead = nullptr,
                 const TcpInfo* tcpRead = nullptr);
-  void Expire(Probe* p);
+  // `seen`: the neighbour entries already read in this timer sweep (a scan's
+  // many deadlines towards one host read it once).
+  void Expire(Probe* p, std::vector<std::pair<Target, NextHopNeighbour>>* seen);
   void Release(Probe* p, bool closing, bool neverConnected);
 
   void PushDeadline(Probe* p, uint64_t deadline);

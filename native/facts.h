@@ -92,4 +92,28 @@ struct Queues {
 
 Queues ReadQueues(int fd);
 
+// The neighbour (ARP / NDP) entry of the route's next hop towards a
+// destination, as the kernel's routing and neighbour tables give it now
+// (Linux: RTM_GETROUTE, then RTM_GETNEIGH, over a short-lived non-blocking
+// NETLINK_ROUTE socket). `present` false: not read (no such platform, a failed
+// or unanswered request); nothing is guessed to fill a gap.
+struct NextHopNeighbour {
+  bool present = false;   // the route was read
+  bool entry = false;     // a neighbour entry exists for the next hop
+  bool noEntry = false;   // the kernel said there is none (ENOENT); both false: unreadable
+  bool gateway = false;   // the route names a gateway (the next hop); else on-link
+  int ifindex = 0;
+  std::string interfaceName;  // empty when if_indextoname failed
+  std::string address;        // the next hop: the gateway, or the destination itself
+  int state = 0;              // ndm_state (NUD_* bits), when `entry`
+  long long probes = -1;      // NDA_PROBES, -1 when not given
+  long long updatedMs = -1;   // since the entry last changed state (NDA_CACHEINFO), -1 when not given
+  long long retransMs = -1;   // the interface's neigh retrans_time_ms, -1 when unreadable
+};
+
+// `dst` is an AF_INET or AF_INET6 address; anything else reads nothing.
+// Bounded: every call is non-blocking, and a reply not already queued when
+// looked for counts as no answer.
+NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst);
+
 }  // namespace sockprobe

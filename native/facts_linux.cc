@@ -5,12 +5,18 @@
 #include "facts.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <cstddef>
 #include <cstring>
 
 #include <linux/errqueue.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
 // The kernel's struct tcp_info: glibc's <netinet/tcp.h> copy stops early, and
@@ -242,6 +248,223 @@ Queues ReadQueues(int fd) {
 #endif
   if (ioctl(fd, SIOCINQ, &n) == 0) q.recv = n;
   return q;
+}
+
+// ---- the next hop's neighbour entry (netlink) ----
+
+namespace {
+
+// A NETLINK_ROUTE socket for one or two requests, closed when it goes out of scope.
+class RouteSocket {
+ public:
+  RouteSocket() : fd_(socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE)) {}
+  ~RouteSocket() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RouteSocket(const RouteSocket&) = delete;
+  RouteSocket& operator=(const RouteSocket&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+  // Sends one request and reads its one reply into `buf`. The kernel answers
+  // a (non-dump) request inside sendto() itself, so the reply is queued when
+  // it returns: read without waiting, and no reply there is no answer.
+  // Returns the reply message (of `want` type) or nullptr, with `*err` the
+  // kernel's errno when it answered with one (else 0).
+  const nlmsghdr* Ask(nlmsghdr* req, uint16_t want, char* buf, size_t size, int* err) {
+    *err = 0;
+    req->nlmsg_seq = ++seq_;
+    sockaddr_nl kernel;
+    std::memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    ssize_t n;
+    do {
+      n = sendto(fd_, req, req->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 || static_cast<size_t>(n) != req->nlmsg_len) return nullptr;
+    for (int tries = 0; tries < 4; tries++) {
+      do {
+        n = recv(fd_, buf, size, MSG_DONTWAIT | MSG_TRUNC);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0 || static_cast<size_t>(n) > size) return nullptr;  // nothing queued, or truncated
+      // Signed: NLMSG_NEXT past a last message whose aligned length overruns
+      // what was read goes negative, and NLMSG_OK stops, instead of wrapping.
+      int left = static_cast<int>(n);
+      for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_seq != seq_) continue;  // a stale reply: not ours
+        if (h->nlmsg_type == want) return h;
+        if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+          nlmsgerr e;
+          std::memcpy(&e, NLMSG_DATA(h), sizeof(e));
+          *err = -e.error;
+        }
+        return nullptr;  // NLMSG_ERROR (ENOENT, EINVAL on an old kernel, ...) or unexpected
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  int fd_;
+  uint32_t seq_ = 0;
+};
+
+// Walks the attributes following a fixed header of `fixed` bytes; calls
+// f(type, data, length) for each well-formed one.
+template <typename F>
+void EachAttr(const nlmsghdr* h, size_t fixed, F f) {
+  if (h->nlmsg_len < NLMSG_LENGTH(fixed)) return;
+  const char* start = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(fixed);
+  int left = static_cast<int>(h->nlmsg_len) - static_cast<int>(NLMSG_LENGTH(NLMSG_ALIGN(fixed)));
+  for (const rtattr* a = reinterpret_cast<const rtattr*>(start); left > 0 && RTA_OK(a, left); a = RTA_NEXT(a, left))
+    f(a->rta_type & NLA_TYPE_MASK, RTA_DATA(a), RTA_PAYLOAD(a));
+}
+
+// Appends an attribute to a request whose buffer holds `cap` bytes in all.
+bool AddAttr(nlmsghdr* h, size_t cap, uint16_t type, const void* data, size_t len) {
+  size_t at = NLMSG_ALIGN(h->nlmsg_len);
+  if (at + RTA_SPACE(len) > cap) return false;
+  rtattr* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(h) + at);
+  a->rta_type = type;
+  a->rta_len = static_cast<unsigned short>(RTA_LENGTH(len));
+  std::memcpy(RTA_DATA(a), data, len);
+  h->nlmsg_len = static_cast<uint32_t>(at + RTA_SPACE(len));
+  return true;
+}
+
+std::string FormatIp(int family, const void* raw) {
+  sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof(ss));
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, raw, 4);
+    len = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, raw, 16);
+    len = sizeof(sockaddr_in6);
+  }
+  int ignored;
+  return FormatAddress(reinterpret_cast<sockaddr*>(&ss), len, &ignored);
+}
+
+long long ReadRetransMs(int family, const std::string& ifname) {
+  // An interface name never holds '/', and "." or ".." would climb out.
+  if (ifname.empty() || ifname.size() >= IF_NAMESIZE || ifname.find('/') != std::string::npos || ifname == "." ||
+      ifname == "..")
+    return -1;
+  std::string path = std::string(family == AF_INET ? "/proc/sys/net/ipv4/neigh/" : "/proc/sys/net/ipv6/neigh/") +
+                     ifname + "/retrans_time_ms";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -1;
+  char text[32];
+  ssize_t n;
+  do {
+    n = read(fd, text, sizeof(text) - 1);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return -1;
+  text[n] = '\0';
+  long long value = 0;
+  bool digits = false;
+  for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++) {
+    if (value > 1000000000000LL) return -1;
+    value = value * 10 + (text[i] - '0');
+    digits = true;
+  }
+  return digits ? value : -1;
+}
+
+}  // namespace
+
+NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst) {
+  NextHopNeighbour out;
+  if (dst == nullptr || (dst->sa_family != AF_INET && dst->sa_family != AF_INET6)) return out;
+  const int family = dst->sa_family;
+  const size_t alen = family == AF_INET ? 4 : 16;
+  unsigned char dstRaw[16];
+  if (family == AF_INET)
+    std::memcpy(dstRaw, &reinterpret_cast<const sockaddr_in*>(dst)->sin_addr, 4);
+  else
+    std::memcpy(dstRaw, &reinterpret_cast<const sockaddr_in6*>(dst)->sin6_addr, 16);
+
+  RouteSocket nl;
+  if (!nl.ok()) return out;
+  alignas(nlmsghdr) char req[256];
+  alignas(nlmsghdr) char reply[8192];
+
+  // The route: its output interface, and its gateway when it has one.
+  std::memset(req, 0, sizeof(req));
+  auto* h = reinterpret_cast<nlmsghdr*>(req);
+  h->nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  h->nlmsg_type = RTM_GETROUTE;
+  h->nlmsg_flags = NLM_F_REQUEST;
+  auto* rt = static_cast<rtmsg*>(NLMSG_DATA(h));
+  rt->rtm_family = static_cast<unsigned char>(family);
+  rt->rtm_dst_len = static_cast<unsigned char>(alen * 8);
+  if (!AddAttr(h, sizeof(req), RTA_DST, dstRaw, alen)) return out;
+  // A link-local destination's zone names its interface: the route lookup must too.
+  uint32_t zone = family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(dst)->sin6_scope_id : 0;
+  if (zone != 0 && !AddAttr(h, sizeof(req), RTA_OIF, &zone, sizeof(zone))) return out;
+  int err = 0;
+  const nlmsghdr* r = nl.Ask(h, RTM_NEWROUTE, reply, sizeof(reply), &err);
+  if (r == nullptr) return out;
+  int oif = 0;
+  bool gateway = false;
+  unsigned char hop[16];
+  std::memcpy(hop, dstRaw, alen);
+  EachAttr(r, sizeof(rtmsg), [&](unsigned type, const void* data, size_t len) {
+    if (type == RTA_OIF && len >= 4) std::memcpy(&oif, data, 4);
+    if (type == RTA_GATEWAY && len == alen) {
+      std::memcpy(hop, data, alen);
+      gateway = true;
+    }
+  });
+  if (oif <= 0) return out;
+  out.present = true;
+  out.gateway = gateway;
+  out.ifindex = oif;
+  out.address = FormatIp(family, hop);
+  char name[IF_NAMESIZE + 1];
+  std::memset(name, 0, sizeof(name));
+  if (if_indextoname(static_cast<unsigned>(oif), name) != nullptr) out.interfaceName = name;
+  out.retransMs = ReadRetransMs(family, out.interfaceName);
+
+  // The next hop's neighbour entry on that interface.
+  std::memset(req, 0, sizeof(req));
+  h->nlmsg_len = NLMSG_LENGTH(sizeof(ndmsg));
+  h->nlmsg_type = RTM_GETNEIGH;
+  h->nlmsg_flags = NLM_F_REQUEST;
+  auto* nd = static_cast<ndmsg*>(NLMSG_DATA(h));
+  nd->ndm_family = static_cast<unsigned char>(family);
+  nd->ndm_ifindex = oif;
+  if (!AddAttr(h, sizeof(req), NDA_DST, hop, alen)) return out;
+  r = nl.Ask(h, RTM_NEWNEIGH, reply, sizeof(reply), &err);
+  if (r == nullptr || r->nlmsg_len < NLMSG_LENGTH(sizeof(ndmsg))) {
+    out.noEntry = r == nullptr && err == ENOENT;  // else: no answer, the entry unknown
+    return out;
+  }
+  ndmsg got;
+  std::memcpy(&got, NLMSG_DATA(r), sizeof(got));
+  out.entry = true;
+  out.state = got.ndm_state;
+  long ticks = sysconf(_SC_CLK_TCK);
+  EachAttr(r, sizeof(ndmsg), [&](unsigned type, const void* data, size_t len) {
+    if (type == NDA_PROBES && len >= 4) {
+      uint32_t v;
+      std::memcpy(&v, data, 4);
+      out.probes = v;
+    }
+    if (type == NDA_CACHEINFO && len >= sizeof(nda_cacheinfo) && ticks > 0) {
+      nda_cacheinfo ci;
+      std::memcpy(&ci, data, sizeof(ci));
+      // clock_t ticks (USER_HZ), as the kernel's jiffies_to_clock_t gave them.
+      out.updatedMs = static_cast<long long>(ci.ndm_updated) * 1000 / ticks;
+    }
+  });
+  return out;
 }
 
 }  // namespace sockprobe

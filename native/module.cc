@@ -109,6 +109,7 @@ void FillRecord(double* r, uint32_t id, const Outcome& o, double local, double o
     r[kF_icmpOffender] = offender;
   }
   r[kF_fd] = o.fd;
+  r[kF_neigh] = 0;  // FillNeighbour() writes a neighbour read at a deadline
   r[kF_tcp] = o.tcp.valid ? 1 : o.endedInStart ? 2 : 0;
   if (o.tcp.valid) {
     r[kF_tcpBytes] = o.tcp.bytes;
@@ -116,6 +117,20 @@ void FillRecord(double* r, uint32_t id, const Outcome& o, double local, double o
     SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
 #undef SOCKPROBE_X
   }
+}
+
+// The next hop's neighbour entry of an outcome whose `neigh` is present;
+// `address` and `name` index the strings array (-1: none).
+void FillNeighbour(double* r, const NextHopNeighbour& n, double address, double name) {
+  r[kF_neigh] = n.entry ? 1 : n.noEntry ? 2 : 3;
+  r[kF_neighState] = n.state;
+  r[kF_neighAddress] = address;
+  r[kF_neighIfindex] = n.ifindex;
+  r[kF_neighInterface] = name;
+  r[kF_neighGateway] = n.gateway ? 1 : 0;
+  r[kF_neighProbes] = static_cast<double>(n.probes);
+  r[kF_neighUpdatedMs] = static_cast<double>(n.updatedMs);
+  r[kF_neighRetransMs] = static_cast<double>(n.retransMs);
 }
 
 uint64_t ClampMs(double ms) {
@@ -307,6 +322,9 @@ class Module final : public CompletionSink {
       double local = addString(f.out.localAddress);
       double offender = f.out.icmp.present ? addString(f.out.icmp.offender) : -1;
       FillRecord(recordData_ + i * kRecordWidth, f.id, f.out, local, offender);
+      if (f.out.neigh.present)
+        FillNeighbour(recordData_ + i * kRecordWidth, f.out.neigh, addString(f.out.neigh.address),
+                      addString(f.out.neigh.interfaceName));
     }
     napi_value argv[2] = {Napi::Number::New(env, static_cast<double>(count)),
                           strings == nullptr ? env.Undefined() : strings};

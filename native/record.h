@@ -46,6 +46,19 @@
 //   icmp       1 when the icmp* columns hold an error-queue entry
 //   fd         a connected socket handed to JavaScript (start()'s keep flag), else -1
 //   tcp        1: TCP_INFO columns follow; 2: none read, the probe ended inside start()
+//   neigh      read only at a deadline with no peer: the neighbour (ARP/NDP) entry
+//              of the route's next hop. 0: not read (or no route read); 1: the
+//              entry, in the neigh* columns; 2: the kernel says no entry exists;
+//              3: the route was read, the entry could not be
+//   neighState ndm_state as the kernel gave it (NUD_* bits)
+//   neighAddress / neighInterface  strings: the next hop's address, the
+//              interface's name (-1: none); neighIfindex the interface's index
+//   neighGateway 1: the route names a gateway (the next hop); 0: on-link
+//   neighProbes NDA_PROBES (solicitations sent), -1: not given
+//   neighUpdatedMs  ms since the entry's state last changed (NDA_CACHEINFO
+//              ndm_updated), -1: not given
+//   neighRetransMs  the interface's neighbour retransmit interval
+//              (/proc/sys/net/ipv{4,6}/neigh/<if>/retrans_time_ms), -1: unreadable
 #define SOCKPROBE_RECORD_FIELDS(X) \
   X(id)                            \
   X(err)                           \
@@ -65,7 +78,16 @@
   X(icmpOffender)                  \
   X(fd)                            \
   X(tcp)                           \
-  X(tcpBytes)
+  X(tcpBytes)                      \
+  X(neigh)                         \
+  X(neighState)                    \
+  X(neighAddress)                  \
+  X(neighIfindex)                  \
+  X(neighInterface)                \
+  X(neighGateway)                  \
+  X(neighProbes)                   \
+  X(neighUpdatedMs)                \
+  X(neighRetransMs)
 
 namespace sockprobe {
 

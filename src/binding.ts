@@ -18,6 +18,15 @@ import {
   F_ID,
   F_LOCAL_ADDRESS,
   F_LOCAL_PORT,
+  F_NEIGH,
+  F_NEIGH_ADDRESS,
+  F_NEIGH_GATEWAY,
+  F_NEIGH_IFINDEX,
+  F_NEIGH_INTERFACE,
+  F_NEIGH_PROBES,
+  F_NEIGH_RETRANS_MS,
+  F_NEIGH_STATE,
+  F_NEIGH_UPDATED_MS,
   F_RCVBUF,
   F_SNDBUF,
   F_STAGE,
@@ -44,6 +53,30 @@ export interface RawIcmp {
 
 export type { RawStage, RawTcpInfo };
 
+/**
+ * The neighbour (ARP / NDP) entry of the route's next hop, read at a deadline
+ * with no peer (Linux: RTM_GETROUTE, then RTM_GETNEIGH). Facts only.
+ */
+export interface RawNeighbour {
+  /** 'entry': the kernel's entry is below; 'none': the kernel says no entry exists; 'unread': the route was read, the entry could not be. */
+  lookup: 'entry' | 'none' | 'unread';
+  /** ndm_state (NUD_* bits: 0x01 INCOMPLETE, 0x02 REACHABLE, 0x04 STALE, 0x08 DELAY, 0x10 PROBE, 0x20 FAILED, 0x40 NOARP, 0x80 PERMANENT); 0 unless 'entry'. */
+  state: number;
+  /** The next hop: the route's gateway, or the destination itself when on-link. */
+  address: string;
+  /** True when the route names a gateway. */
+  gateway: boolean;
+  ifindex: number;
+  /** The interface's name, '' when if_indextoname failed. */
+  interface: string;
+  /** NDA_PROBES: solicitations sent for the entry; -1 when not given. */
+  probes: number;
+  /** Milliseconds since the entry last changed state (NDA_CACHEINFO ndm_updated); -1 when not given. */
+  updatedMs: number;
+  /** The interface's neighbour retransmit interval (retrans_time_ms); -1 when unreadable. */
+  retransMs: number;
+}
+
 /** What the peer did in the settle window after connecting (the settle check, src/settle.ts, not the addon). */
 export type RawSettle = 'quiet' | 'data' | 'fin' | 'reset';
 
@@ -58,6 +91,8 @@ export interface RawOutcome {
   localPort: number;
   icmp?: RawIcmp;
   tcp?: RawTcpInfo;
+  /** Only at a deadline with no peer (stage 'timeout'), when the route could be read. */
+  neighbour?: RawNeighbour;
   /**
    * Failed inside start(), microseconds after its one SYN or before sending
    * any: no TCP_INFO was read, as it could only say what this says (nothing
@@ -199,6 +234,20 @@ function decode(r: Float64Array, o: number, strings: string[] | undefined): RawO
   else if (tcpFlag === 1) out.tcp = decodeTcp(r, o);
   const fd = r[o + F_FD] as number;
   if (fd >= 0) out.fd = fd;
+  const neigh = r[o + F_NEIGH] as number;
+  if (neigh !== 0) {
+    out.neighbour = {
+      lookup: neigh === 1 ? 'entry' : neigh === 2 ? 'none' : 'unread',
+      state: r[o + F_NEIGH_STATE] as number,
+      address: str(strings, r[o + F_NEIGH_ADDRESS] as number),
+      gateway: r[o + F_NEIGH_GATEWAY] === 1,
+      ifindex: r[o + F_NEIGH_IFINDEX] as number,
+      interface: str(strings, r[o + F_NEIGH_INTERFACE] as number),
+      probes: r[o + F_NEIGH_PROBES] as number,
+      updatedMs: r[o + F_NEIGH_UPDATED_MS] as number,
+      retransMs: r[o + F_NEIGH_RETRANS_MS] as number,
+    };
+  }
   return out;
 }
 

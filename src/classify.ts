@@ -1,7 +1,7 @@
 // Turns the native layer's raw facts into the result union. The only place
 // where errno values, ICMP types and codes get a meaning.
 import * as os from 'node:os';
-import type { RawOutcome, RawIcmp, RawStage, RawTcpInfo } from './binding';
+import type { RawOutcome, RawIcmp, RawNeighbour, RawStage, RawTcpInfo } from './binding';
 import type {
   AddressResult,
   BlockedReason,
@@ -10,6 +10,8 @@ import type {
   LocalErrorReason,
   LocalErrorResult,
   LocalErrorStage,
+  NeighbourDetail,
+  NeighbourState,
   OpenResult,
   RefusedResult,
   TcpDetail,
@@ -110,6 +112,52 @@ function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean, endedInStart
     mss: connected ? tcp.sndMss : null,
     synRetransmits: tcp.totalRetrans,
   };
+}
+
+/** NUD_* bits (<linux/neighbour.h>), most telling first when more than one is set. */
+const NUD: readonly [number, NeighbourState][] = [
+  [0x20, 'failed'],
+  [0x01, 'incomplete'],
+  [0x10, 'probe'],
+  [0x08, 'delay'],
+  [0x04, 'stale'],
+  [0x02, 'reachable'],
+  [0x80, 'permanent'],
+  [0x40, 'noarp'],
+];
+
+/** The neighbour evidence of a raw outcome; undefined when the entry could not be read. */
+function neighbourDetail(n: RawNeighbour | undefined, family: Family): NeighbourDetail | undefined {
+  if (n === undefined || n.lookup === 'unread') return undefined;
+  let state: NeighbourState = n.lookup === 'none' ? 'no-entry' : 'none';
+  if (n.lookup === 'entry') {
+    for (const [bit, name] of NUD) {
+      if ((n.state & bit) !== 0) {
+        state = name;
+        break;
+      }
+    }
+  }
+  return {
+    address: n.address,
+    protocol: family === 6 ? 'ndp' : 'arp',
+    state,
+    gateway: n.gateway,
+    interface: n.interface !== '' ? n.interface : `#${n.ifindex}`,
+    ageMs: n.lookup === 'entry' && n.updatedMs >= 0 ? n.updatedMs : null,
+    retransMs: n.retransMs >= 0 ? n.retransMs : null,
+  };
+}
+
+/**
+ * At a deadline: the next hop's link-layer address was never resolved, so the
+ * SYN never left. 'failed' is the kernel's own verdict; 'incomplete' counts
+ * only once unanswered for at least one retransmit interval (a younger entry
+ * may yet be answered: too soon to tell).
+ */
+function neighbourUnresolved(n: NeighbourDetail): boolean {
+  if (n.state === 'failed') return true;
+  return n.state === 'incomplete' && n.ageMs !== null && n.retransMs !== null && n.ageMs >= n.retransMs;
 }
 
 export interface AttemptTarget {
@@ -224,8 +272,16 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
   const errno = raw.stage === 'timeout' ? E.ETIMEDOUT : raw.errno;
 
   if (raw.stage === 'timeout' || errno === E.ETIMEDOUT) {
+    const neighbour = raw.stage === 'timeout' && !isUnix ? neighbourDetail(raw.neighbour, target.family) : undefined;
+    if (neighbour !== undefined && neighbourUnresolved(neighbour)) {
+      // The errno the kernel gives itself when its neighbour resolution fails.
+      const r = failed<UnreachableResult>('unreachable', 'host-unreach', E.EHOSTUNREACH, target, elapsedMs, tcp);
+      r.neighbour = neighbour;
+      return r;
+    }
     const r = failed<TimeoutResult>('timeout', 'no-response', errno, target, elapsedMs, tcp);
     r.synRetransmits = tcp ? tcp.synRetransmits : null;
+    if (neighbour !== undefined) r.neighbour = neighbour;
     return r;
   }
 

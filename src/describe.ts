@@ -9,6 +9,7 @@ import {
   type BlockedReason,
   type DnsErrorReason,
   type LocalErrorReason,
+  type NeighbourDetail,
   type OpenReason,
   type ProbeResult,
   type RefusedReason,
@@ -99,6 +100,28 @@ function others(r: ProbeResult | AddressResult): string {
   return ` [${rest.map((a) => `${a.address} ${a.status}`).join(', ')}]`;
 }
 
+/** 'ARP' or 'NDP' reply words for a next hop: 'no ARP reply from 198.18.1.99 on c0'. */
+function noReply(n: NeighbourDetail): string {
+  const who = n.gateway ? `the gateway ${n.address}` : n.address;
+  return `no ${n.protocol === 'ndp' ? 'NDP' : 'ARP'} reply from ${who} on ${n.interface}`;
+}
+
+/**
+ * The words for a next hop whose link-layer address was never resolved:
+ * 'no ARP reply from 198.18.1.99 on c0: the host is down or not on this link'.
+ */
+export function neighbourWords(n: NeighbourDetail): string {
+  return `${noReply(n)}: the ${n.gateway ? 'router' : 'host'} is down or not on this link${n.state === 'failed' ? ' (the kernel gave up resolving it)' : ''}`;
+}
+
+/** For a timeout whose next hop was still being resolved at the deadline: too soon to tell. */
+function unresolvedNote(r: { neighbour?: NeighbourDetail }): string {
+  const n = r.neighbour;
+  if (n === undefined || n.state !== 'incomplete') return '';
+  const age = n.ageMs === null ? '' : ` for ${ms(n.ageMs)}`;
+  return `; ${noReply(n)} yet${age}: the SYN has not left this machine, too soon to tell a down host from a drop`;
+}
+
 /** The plain-English words for a result's reason, without the address: 'nothing listens on that port'. */
 export function reasonWords(result: ProbeResult | AddressResult): string {
   const r = result;
@@ -111,6 +134,7 @@ export function reasonWords(result: ProbeResult | AddressResult): string {
     case 'blocked':
       return words(blockedWords, r.reason);
     case 'unreachable':
+      if (r.neighbour !== undefined && r.reason === 'host-unreach') return neighbourWords(r.neighbour);
       return words(unreachableWords, r.reason);
     case 'timeout':
       return 'nothing answered: dropped by a firewall, or a listener that is not accepting';
@@ -145,6 +169,7 @@ export function describe(result: ProbeResult | AddressResult): string {
       return `${at} is unreachable: ${words}${from(r)}${others(r)}`;
     case 'timeout': {
       const retries = r.synRetransmits === null ? '' : `, SYN sent ${r.synRetransmits} more time${r.synRetransmits === 1 ? '' : 's'}`;
+      if (unresolvedNote(r) !== '') return `${at} timed out after ${ms(r.elapsedMs)}${unresolvedNote(r)}${others(r)}`;
       return `${at} timed out: nothing answered in ${ms(r.elapsedMs)}${retries} (dropped by a firewall, or a listener that is not accepting)${others(r)}`;
     }
     case 'local-error':

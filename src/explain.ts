@@ -399,6 +399,12 @@ function tcpCause(r: ProbeResult, target: string, routes: RouteStep | undefined,
             : `look at the firewall rules${r.from === undefined ? ' on this host and on the path' : ` on ${r.from}`} (nft list ruleset, iptables -L)`,
       };
     case 'unreachable':
+      if (r.neighbour !== undefined)
+        return {
+          code: 'unreachable',
+          text: `${target} cannot be reached: ${reasonWords(r)}; the SYN never left this machine`,
+          next: `check that ${r.neighbour.address} is up and on the link ${r.neighbour.interface} (ip neigh show ${r.neighbour.address}; ip route get ${r.address})`,
+        };
       return {
         code: 'unreachable',
         text: `${target} cannot be reached: ${reasonWords(r)}`,
@@ -411,6 +417,12 @@ function tcpCause(r: ProbeResult, target: string, routes: RouteStep | undefined,
           code: 'overloaded',
           text: `a process listens on ${target} but did not complete the handshake in time: its accept queue is full (overloaded or stuck)`,
           next: 'look at the service: is it stuck or overloaded? (ss -ltn shows Recv-Q, the queue, against Send-Q, the backlog)',
+        };
+      if (r.neighbour?.state === 'incomplete')
+        return {
+          code: 'timeout',
+          text: `the deadline came before ${r.neighbour.address} answered ${r.neighbour.protocol === 'ndp' ? 'neighbour discovery' : 'ARP'} on ${r.neighbour.interface}: the SYN had not left this machine yet`,
+          next: `try a longer --timeout (above ${r.neighbour.retransMs ?? 1000} ms) to tell a host that is down from one that is slow to answer`,
         };
       return {
         code: 'timeout',

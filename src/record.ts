@@ -6,8 +6,8 @@ export const STAGES = ['socket', 'setsockopt', 'address', 'bind', 'connect', 'po
 export type RawStage = (typeof STAGES)[number];
 
 /** Column names, in order, as the binary exports them in `layout`. */
-export const LAYOUT: readonly string[] = ['id', 'err', 'stage', 'elapsedNs', 'connectNs', 'sndbuf', 'rcvbuf', 'localPort', 'localAddress', 'icmp', 'icmpErrno', 'icmpOrigin', 'icmpType', 'icmpCode', 'icmpInfo', 'icmpOffender', 'fd', 'tcp', 'tcpBytes', 'tcp_state', 'tcp_caState', 'tcp_retransmits', 'tcp_probes', 'tcp_backoff', 'tcp_options', 'tcp_rto', 'tcp_sndMss', 'tcp_rcvMss', 'tcp_unacked', 'tcp_lost', 'tcp_retrans', 'tcp_rtt', 'tcp_rttvar', 'tcp_sndCwnd', 'tcp_totalRetrans'];
-export const RECORD_WIDTH = 35;
+export const LAYOUT: readonly string[] = ['id', 'err', 'stage', 'elapsedNs', 'connectNs', 'sndbuf', 'rcvbuf', 'localPort', 'localAddress', 'icmp', 'icmpErrno', 'icmpOrigin', 'icmpType', 'icmpCode', 'icmpInfo', 'icmpOffender', 'fd', 'tcp', 'tcpBytes', 'neigh', 'neighState', 'neighAddress', 'neighIfindex', 'neighInterface', 'neighGateway', 'neighProbes', 'neighUpdatedMs', 'neighRetransMs', 'tcp_state', 'tcp_caState', 'tcp_retransmits', 'tcp_probes', 'tcp_backoff', 'tcp_options', 'tcp_rto', 'tcp_sndMss', 'tcp_rcvMss', 'tcp_unacked', 'tcp_lost', 'tcp_retrans', 'tcp_rtt', 'tcp_rttvar', 'tcp_sndCwnd', 'tcp_totalRetrans'];
+export const RECORD_WIDTH = 44;
 
 export const F_ID = 0;
 export const F_ERR = 1;
@@ -28,6 +28,15 @@ export const F_ICMP_OFFENDER = 15;
 export const F_FD = 16;
 export const F_TCP = 17;
 export const F_TCP_BYTES = 18;
+export const F_NEIGH = 19;
+export const F_NEIGH_STATE = 20;
+export const F_NEIGH_ADDRESS = 21;
+export const F_NEIGH_IFINDEX = 22;
+export const F_NEIGH_INTERFACE = 23;
+export const F_NEIGH_GATEWAY = 24;
+export const F_NEIGH_PROBES = 25;
+export const F_NEIGH_UPDATED_MS = 26;
+export const F_NEIGH_RETRANS_MS = 27;
 
 /** The fields of struct tcp_info every TCP probe reports (Linux names in comments). */
 export interface RawTcpInfo {
@@ -71,21 +80,21 @@ export interface RawTcpInfo {
 export function decodeTcp(r: Float64Array, o: number): RawTcpInfo {
   return {
     bytes: r[o + F_TCP_BYTES] as number,
-    state: r[o + 19] as number,
-    caState: r[o + 20] as number,
-    retransmits: r[o + 21] as number,
-    probes: r[o + 22] as number,
-    backoff: r[o + 23] as number,
-    options: r[o + 24] as number,
-    rto: r[o + 25] as number,
-    sndMss: r[o + 26] as number,
-    rcvMss: r[o + 27] as number,
-    unacked: r[o + 28] as number,
-    lost: r[o + 29] as number,
-    retrans: r[o + 30] as number,
-    rtt: r[o + 31] as number,
-    rttvar: r[o + 32] as number,
-    sndCwnd: r[o + 33] as number,
-    totalRetrans: r[o + 34] as number,
+    state: r[o + 28] as number,
+    caState: r[o + 29] as number,
+    retransmits: r[o + 30] as number,
+    probes: r[o + 31] as number,
+    backoff: r[o + 32] as number,
+    options: r[o + 33] as number,
+    rto: r[o + 34] as number,
+    sndMss: r[o + 35] as number,
+    rcvMss: r[o + 36] as number,
+    unacked: r[o + 37] as number,
+    lost: r[o + 38] as number,
+    retrans: r[o + 39] as number,
+    rtt: r[o + 40] as number,
+    rttvar: r[o + 41] as number,
+    sndCwnd: r[o + 42] as number,
+    totalRetrans: r[o + 43] as number,
   };
 }

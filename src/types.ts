@@ -27,6 +27,46 @@ export interface TcpDetail {
   synRetransmits: number;
 }
 
+/**
+ * State of a neighbour cache entry (Linux NUD_*): 'incomplete' (a solicitation
+ * was sent, no reply yet), 'failed' (the kernel gave up: no reply), 'reachable',
+ * 'stale', 'delay', 'probe' (a link-layer address is known), 'noarp' /
+ * 'permanent' (none needed or configured), 'none' (an entry in no state),
+ * 'no-entry' (the kernel has no entry for the next hop).
+ */
+export type NeighbourState =
+  | 'incomplete'
+  | 'failed'
+  | 'reachable'
+  | 'stale'
+  | 'delay'
+  | 'probe'
+  | 'noarp'
+  | 'permanent'
+  | 'none'
+  | 'no-entry';
+
+/**
+ * The neighbour (ARP for IPv4, NDP for IPv6) entry of the route's next hop,
+ * read when the deadline ended an attempt (Linux): whether the SYN could leave
+ * this machine at all. Absent when it could not be read.
+ */
+export interface NeighbourDetail {
+  /** The next hop: the route's gateway, or the destination itself when it is on the link. */
+  address: string;
+  /** 'arp' (IPv4) or 'ndp' (IPv6 neighbour discovery). */
+  protocol: 'arp' | 'ndp';
+  state: NeighbourState;
+  /** True when the next hop is the route's gateway (a router), not the destination. */
+  gateway: boolean;
+  /** The outgoing interface's name (`#<ifindex>` when it has none the kernel would give). */
+  interface: string;
+  /** Milliseconds since the entry last changed state; null when not known. */
+  ageMs: number | null;
+  /** The interface's neighbour retransmit interval (retrans_time_ms); null when not known. */
+  retransMs: number | null;
+}
+
 interface Common {
   /** Short machine word for why; nmap's `--reason` word where nmap has one. */
   reason: string;
@@ -114,6 +154,13 @@ export interface UnreachableResult extends Common {
   errno: number;
   from?: string;
   icmp?: IcmpDetail;
+  /**
+   * Set when the deadline came while the next hop's link-layer address was
+   * still unresolved ('incomplete' for at least one retransmit interval, or
+   * 'failed'): the SYN never left this machine. reason 'host-unreach', code
+   * EHOSTUNREACH: what the kernel says itself once its neighbour resolution fails (~3 s).
+   */
+  neighbour?: NeighbourDetail;
 }
 
 export interface TimeoutResult extends Common {
@@ -124,6 +171,13 @@ export interface TimeoutResult extends Common {
   errno: number;
   /** How many times the SYN was sent again, when the platform tells (Linux). */
   synRetransmits: number | null;
+  /**
+   * The next hop's neighbour entry at the deadline, when it could be read
+   * (Linux). A resolved one ('reachable', 'stale', ...) means the SYN left and
+   * nothing answered it; an 'incomplete' one younger than one retransmit
+   * interval means the deadline came too soon to tell a down host from a drop.
+   */
+  neighbour?: NeighbourDetail;
 }
 
 export type LocalErrorReason =

@@ -6,13 +6,14 @@
 // for real; the real kernel produces them in the other suites (probe, lab,
 // faults). Here every member and reason classify() can give is reached.
 import * as os from 'node:os';
-import type { RawIcmp, RawOutcome, RawStage, RawTcpInfo } from '../src/binding';
+import type { RawIcmp, RawNeighbour, RawOutcome, RawStage, RawTcpInfo } from '../src/binding';
 import { classify, mostTelling, type AttemptTarget } from '../src/classify';
 import type {
   AddressResult,
   BlockedReason,
   LocalErrorReason,
   LocalErrorStage,
+  NeighbourDetail,
   OpenReason,
   RefusedReason,
   Status,
@@ -53,7 +54,29 @@ interface Expected {
   stage?: LocalErrorStage;
   from?: string;
   icmp?: { type: number; code: number };
+  neighbour?: NeighbourDetail;
 }
+
+/**
+ * The next hop's neighbour entry as the addon reads it at a deadline (state:
+ * NUD_* bits, 0x01 INCOMPLETE, 0x02 REACHABLE, 0x04 STALE, 0x20 FAILED).
+ */
+function neigh(state: number, more: Partial<RawNeighbour> = {}): Partial<RawOutcome> {
+  const n: RawNeighbour = {
+    lookup: 'entry', state, address: '192.0.2.1', gateway: false, ifindex: 3, interface: 'eth0', probes: 3, updatedMs: 1500, retransMs: 1000,
+    ...more,
+  };
+  return { neighbour: n };
+}
+
+/** The evidence classify() attaches for neigh(...): the same facts, the state named. */
+function evidence(state: NeighbourDetail['state'], more: Partial<NeighbourDetail> = {}): NeighbourDetail {
+  return { address: '192.0.2.1', protocol: 'arp', state, gateway: false, interface: 'eth0', ageMs: 1500, retransMs: 1000, ...more };
+}
+
+const syn = { tcp: tcpInfo(2, { retransmits: 1 }) };
+const downHost = (n: NeighbourDetail): Expected => ({ status: 'unreachable', reason: 'host-unreach', code: 'EHOSTUNREACH', errno: E.EHOSTUNREACH, neighbour: n });
+const noResponse = (n?: NeighbourDetail): Expected => ({ status: 'timeout', reason: 'no-response', code: 'ETIMEDOUT', errno: E.ETIMEDOUT, ...(n ? { neighbour: n } : {}) });
 
 type Row = [name: string, outcome: RawOutcome, target: AttemptTarget, expected: Expected];
 
@@ -134,6 +157,24 @@ const rows: Row[] = [
   ['the deadline passed with the SYN unanswered', raw(E.ETIMEDOUT, 'timeout', { tcp: tcpInfo(2, { totalRetrans: 3 }) }), tcp4, { status: 'timeout', reason: 'no-response', code: 'ETIMEDOUT', errno: E.ETIMEDOUT }],
   ['the kernel gave up retrying: ETIMEDOUT from SO_ERROR', raw(E.ETIMEDOUT, 'so_error'), tcp6, { status: 'timeout', reason: 'no-response', code: 'ETIMEDOUT', errno: E.ETIMEDOUT }],
 
+  // the deadline, with the next hop's neighbour entry read then
+  ['deadline, ARP incomplete for 1.5 retransmit intervals: host down on the link', raw(0, 'timeout', { ...syn, ...neigh(0x01) }), tcp4, downHost(evidence('incomplete'))],
+  ['deadline, ARP incomplete for exactly one retransmit interval', raw(0, 'timeout', neigh(0x01, { updatedMs: 1000 })), tcp4, downHost(evidence('incomplete', { ageMs: 1000 }))],
+  ['deadline, NDP failed: the kernel gave up (however young)', raw(0, 'timeout', neigh(0x20, { address: '2001:db8::1', updatedMs: 10 })), tcp6, downHost(evidence('failed', { address: '2001:db8::1', protocol: 'ndp', ageMs: 10 }))],
+  ["deadline, the gateway's ARP incomplete: the router is down", raw(0, 'timeout', neigh(0x01, { address: '192.0.2.254', gateway: true })), tcp4, downHost(evidence('incomplete', { address: '192.0.2.254', gateway: true }))],
+  ['deadline, ARP incomplete younger than the retransmit interval: too soon to tell', raw(0, 'timeout', neigh(0x01, { updatedMs: 200 })), tcp4, noResponse(evidence('incomplete', { ageMs: 200 }))],
+  ['deadline, ARP incomplete of unknown age: not judged', raw(0, 'timeout', neigh(0x01, { updatedMs: -1 })), tcp4, noResponse(evidence('incomplete', { ageMs: null }))],
+  ['deadline, ARP incomplete with the retransmit interval unreadable: not judged', raw(0, 'timeout', neigh(0x01, { retransMs: -1 })), tcp4, noResponse(evidence('incomplete', { retransMs: null }))],
+  ['deadline, the next hop reachable: the SYN left, a drop', raw(0, 'timeout', { ...syn, ...neigh(0x02, { address: '192.0.2.254', gateway: true }) }), tcp4, noResponse(evidence('reachable', { address: '192.0.2.254', gateway: true }))],
+  ['deadline, the next hop stale: the SYN left, a drop', raw(0, 'timeout', neigh(0x04)), tcp6, noResponse(evidence('stale', { protocol: 'ndp' }))],
+  ['deadline, the next hop in delay', raw(0, 'timeout', neigh(0x08)), tcp4, noResponse(evidence('delay'))],
+  ['deadline, the next hop being probed', raw(0, 'timeout', neigh(0x10)), tcp4, noResponse(evidence('probe'))],
+  ['deadline, a permanent entry', raw(0, 'timeout', neigh(0x80)), tcp4, noResponse(evidence('permanent'))],
+  ['deadline, an interface without ARP', raw(0, 'timeout', neigh(0x40, { interface: '' })), tcp4, noResponse(evidence('noarp', { interface: '#3' }))],
+  ['deadline, an entry in no state', raw(0, 'timeout', neigh(0x00)), tcp4, noResponse(evidence('none'))],
+  ['deadline, the kernel has no entry for the next hop', raw(0, 'timeout', neigh(0, { lookup: 'none', updatedMs: -1, probes: -1 })), tcp4, noResponse(evidence('no-entry', { ageMs: null }))],
+  ['deadline, the route read but the entry unreadable: no evidence', raw(0, 'timeout', neigh(0, { lookup: 'unread' })), tcp4, noResponse()],
+
   // local-error, and every stage word
   ['out of descriptors (EMFILE) at socket()', raw(E.EMFILE, 'socket'), tcp4, local('no-descriptors', 'EMFILE', E.EMFILE, 'socket')],
   ['out of descriptors system-wide (ENFILE) at socket()', raw(E.ENFILE, 'socket'), unix, local('no-descriptors', 'ENFILE', E.ENFILE, 'socket')],
@@ -166,7 +207,7 @@ const rows: Row[] = [
 
 function picked(r: AddressResult): Expected {
   const out: Record<string, unknown> = { status: r.status, reason: r.reason, code: r.code, errno: r.errno };
-  for (const key of ['stage', 'from', 'icmp'] as const) if (key in r) out[key] = (r as unknown as Record<string, unknown>)[key];
+  for (const key of ['stage', 'from', 'icmp', 'neighbour'] as const) if (key in r) out[key] = (r as unknown as Record<string, unknown>)[key];
   return out as unknown as Expected;
 }
 

@@ -233,6 +233,23 @@ describe('describe(): one line for every member of the union', () => {
     expect(line.startsWith('192.0.2.1:80 ')).toBe(true);
   });
 
+  test('a next hop that never answered ARP / NDP: the neighbour evidence in words', () => {
+    const n = { address: '198.18.1.99', protocol: 'arp' as const, state: 'incomplete' as const, gateway: false, interface: 'c0', ageMs: 1500, retransMs: 1000 };
+    const down: AddressResult = { ...base, address: '198.18.1.99', status: 'unreachable', reason: 'host-unreach', code: 'EHOSTUNREACH', errno: 113, neighbour: n };
+    expect(describeResult(down)).toBe('198.18.1.99:80 is unreachable: no ARP reply from 198.18.1.99 on c0: the host is down or not on this link');
+    const router: AddressResult = { ...down, neighbour: { ...n, address: '192.0.2.254', gateway: true, state: 'failed', protocol: 'ndp' } };
+    expect(describeResult(router)).toBe(
+      '198.18.1.99:80 is unreachable: no NDP reply from the gateway 192.0.2.254 on c0: the router is down or not on this link (the kernel gave up resolving it)',
+    );
+    const young: AddressResult = { ...base, status: 'timeout', reason: 'no-response', code: 'ETIMEDOUT', errno: 110, synRetransmits: 0, neighbour: { ...n, ageMs: 200 } };
+    expect(describeResult(young)).toBe(
+      '192.0.2.1:80 timed out after 12 ms; no ARP reply from 198.18.1.99 on c0 yet for 200 ms: the SYN has not left this machine, too soon to tell a down host from a drop',
+    );
+    // A resolved next hop: the SYN left; the words of a plain timeout.
+    const drop: AddressResult = { ...young, neighbour: { ...n, state: 'reachable' } };
+    expect(describeResult(drop)).toBe(describeResult(made.timeout).replace('2 more times', '0 more times'));
+  });
+
   test('real open, refused, dns-error and partly open results', async () => {
     const l = await openListener('127.0.0.1');
     const port = await closedPort();
