@@ -13,11 +13,15 @@ export function settleCheck(ms: number): Check {
   return (run: CheckRun): void => {
     const { socket } = run;
     const started = performance.now();
-    const end = (settle: NonNullable<RawOutcome['settle']>, errno: number): void => {
+    const stop = (): void => {
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
       socket.removeListener('error', onError);
+      socket.removeListener('close', stop);
+    };
+    const end = (settle: NonNullable<RawOutcome['settle']>, errno: number): void => {
+      stop();
       const raw = run.raw;
       raw.settle = settle;
       raw.settleErrno = errno;
@@ -34,5 +38,7 @@ export function settleCheck(ms: number): Check {
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onError);
+    // Closed from outside (an abort, a cancel): no window left to wait for.
+    socket.on('close', stop);
   };
 }

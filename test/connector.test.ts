@@ -13,6 +13,7 @@ import { probe, probeMany } from '../src';
 import { runAttempts } from '../src/probe';
 import { FLAG_KEEP, native, register, unregister, type RawOutcome } from '../src/binding';
 import { fdCount, fdCountSettled, libDir, silentPort } from './helpers';
+import { runNode } from './reliability/support';
 
 /** A loopback server that echoes each line back, and says when a connection of its ends. */
 async function echoServer(): Promise<{ port: number; ended: Promise<string>[]; close(): Promise<void> }> {
@@ -264,9 +265,27 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
       expect(await echo.ended[0]).toBe('ECONNRESET');
       expect(await fdCountSettled(before)).toBe(before);
+
     } finally {
       await echo.close();
     }
+  });
+
+  test('an aborted settle check keeps nothing alive: a process whose only probe was aborted exits at once', async () => {
+    // A child of its own: with a 60 s settle window, a timer left behind would
+    // keep it running until runNode's 15 s limit (hung).
+    const run = await runNode(`
+      const net = require('node:net');
+      const { probe } = require(${JSON.stringify(libDir)});
+      const server = net.createServer((c) => c.on('error', () => {})).listen(0, '127.0.0.1', () => {
+        const ac = new AbortController();
+        probe('127.0.0.1', server.address().port, { settle: 60000, signal: ac.signal }).catch((e) => console.log(e.name));
+        setTimeout(() => { ac.abort(); server.close(); }, 50);
+      });
+    `, { ms: 15_000 });
+    expect(run.hung).toBe(false);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe('AbortError');
   });
 
   test('cancel between the hand-over and the check (same tick): the bare descriptor is closed, the check never runs', async () => {
