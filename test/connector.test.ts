@@ -12,7 +12,7 @@ import type { AddressResult } from '../src/types';
 import { probe, probeMany } from '../src';
 import { runAttempts } from '../src/probe';
 import { FLAG_KEEP, native, register, unregister, type RawOutcome } from '../src/binding';
-import { fdCount, fdCountSettled, libDir, silentPort } from './helpers';
+import { fdCount, fdCountSettled, libDir, silentPort, stableFdCount } from './helpers';
 import { runNode } from './reliability/support';
 
 /** A loopback server that echoes each line back, and says when a connection of its ends. */
@@ -95,7 +95,7 @@ const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 describe('a kept socket', () => {
   test('keeps the connected socket: writes and reads through the net.Socket, then closes it (RST)', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       let reply = '';
       let wasSocket = false;
@@ -126,7 +126,7 @@ describe('a kept socket', () => {
 
   test('a check that throws: the attempt fails with that error and the socket is closed', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const a = new Awaited(echo.port);
       await expect(
@@ -144,7 +144,7 @@ describe('a kept socket', () => {
 
   test('a check that fails later, and one that calls finish twice: one outcome, one close', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const failing = new Awaited(echo.port);
       await expect(
@@ -174,7 +174,7 @@ describe('a kept socket', () => {
 
   test('a check that reports synchronously, or throws at once, reaches the caller (no lost outcome, no hang)', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const target = { address: '127.0.0.1', family: 4 as const, port: echo.port };
       const [r] = await runAttempts([target, target], settingsWith((run) => run.finish(run.raw)), 2000);
@@ -196,7 +196,7 @@ describe('a kept socket', () => {
 
   test('plain probes keep the fast path: the addon closes the socket itself, only FLAG_KEEP hands one over', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     const startRaw = (flags: number): RawOutcome | undefined => {
       const id = register(() => undefined);
       const raw = native.start(id, 4, '127.0.0.1', echo.port, null, 2000, flags);
@@ -231,7 +231,7 @@ describe('a kept socket', () => {
 describe('ending an attempt at each step closes its socket exactly once', () => {
   test('abort while connecting (silent port): AbortError, descriptors back', async () => {
     const silent = await silentPort();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const ac = new AbortController();
       const pending = probe('127.0.0.1', silent.port, { timeout: 10_000, settle: 1000, signal: ac.signal });
@@ -245,7 +245,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
 
   test('deadline while connecting (silent port): timeout, descriptors back', async () => {
     const silent = await silentPort();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const r = await probe('127.0.0.1', silent.port, { timeout: 100, settle: 1000 });
       expect(r).toMatchObject({ status: 'timeout', code: 'ETIMEDOUT' });
@@ -257,7 +257,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
 
   test('abort during the settle check: AbortError, the peer sees a reset, descriptors back', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const ac = new AbortController();
       const pending = probe('127.0.0.1', echo.port, { timeout: 2000, settle: 5000, signal: ac.signal });
@@ -290,7 +290,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
 
   test('cancel between the hand-over and the check (same tick): the bare descriptor is closed, the check never runs', async () => {
     const echo = await echoServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       let ran = false;
       const a = new Awaited(echo.port);
@@ -319,7 +319,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
 
   test('the settle window running out (its own deadline): open/settled, descriptors back', async () => {
     const quiet = await quietServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const r = await probe('127.0.0.1', quiet.port, { settle: 50 });
       expect(r).toMatchObject({ status: 'open', reason: 'settled' });
@@ -333,7 +333,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
   test('probeMany: leaving the loop early closes sockets still connecting and those in a check', async () => {
     const silent = await silentPort();
     const quiet = await quietServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const targets = Array.from({ length: 40 }, (_, i) => ({ host: '127.0.0.1', port: i % 2 === 0 ? silent.port : quiet.port }));
       const it = probeMany(targets, { timeout: 10_000, settle: 10_000, concurrency: 40 });
@@ -351,7 +351,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
   test('a worker torn down with attempts connecting and in a settle check: its sockets are closed', async () => {
     const silent = await silentPort();
     const quiet = await quietServer();
-    const before = fdCount();
+    const before = await stableFdCount();
     try {
       const w = new Worker(
         `const sockprobe = require(${JSON.stringify(libDir)});

@@ -71,6 +71,23 @@ export function fdCount(): number {
 }
 
 /**
+ * fdCount() once it has stopped changing (the same for 100 ms, 2 s at most):
+ * a baseline. Jest runs several files in one worker, and what an earlier file
+ * left to close (its sockets, its children's pipes) may still be closing when
+ * the next file starts counting.
+ */
+export async function stableFdCount(): Promise<number> {
+  const deadline = Date.now() + 2000;
+  let last = fdCount();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = fdCount();
+    if (now === last || Date.now() > deadline) return now;
+    last = now;
+  }
+}
+
+/**
  * fdCount() once it equals `expected`, or after `ms` whatever it is then.
  * Node closes a destroyed socket's handle on a later turn of its loop (and a
  * terminated worker's own handles a moment after terminate() resolves); under
