@@ -148,16 +148,23 @@ export interface HoldSpec {
   waitMs?: number;
 }
 
-export class Lab {
-  readonly client: string;
-  readonly router: string;
-  readonly server: string;
+/**
+ * What every lab shares: namespaces it creates (each with lo up and no IPv6
+ * duplicate address detection, so addresses are usable at once), a reaper
+ * that deletes them if this process dies, and commands run inside them.
+ */
+abstract class Namespaces {
   private reaper: ChildProcess | undefined;
 
-  constructor(readonly id: string) {
-    this.client = `sp-${id}-c`;
-    this.router = `sp-${id}-r`;
-    this.server = `sp-${id}-s`;
+  /** Every namespace of the lab, in the order they are created. */
+  protected abstract get namespaces(): readonly string[];
+  /** The namespace listeners run in, and their default address. */
+  abstract readonly server: string;
+  protected abstract get serverAddress(): string;
+
+  /** A Node listener in the server namespace (see server.js for the modes). */
+  listen(mode: 'accept' | 'reset' | 'close' | 'greet', port: number, host: string = this.serverAddress): Promise<Listener> {
+    return startChild(this.server, process.execPath, [path.join(labDir, 'server.js'), mode, host, String(port)]);
   }
 
   /** Runs a command inside a namespace and returns its stdout. */
@@ -183,17 +190,58 @@ export class Lab {
     return run('ip', ['-n', ns, ...args]);
   }
 
-  /** Builds the three namespaces; safe to call again (it tears down leftovers of the same id first). */
-  setup(): void {
+  /** Creates the namespaces (tearing down leftovers of the same names first); subclasses add links and routes. */
+  protected createNamespaces(): void {
     this.teardown();
-    this.reaper = startReaper([this.client, this.router, this.server]);
-    for (const ns of [this.client, this.router, this.server]) {
+    this.reaper = startReaper(this.namespaces);
+    for (const ns of this.namespaces) {
       run('ip', ['netns', 'add', ns]);
       this.ip(ns, 'link', 'set', 'lo', 'up');
-      // No IPv6 duplicate address detection: addresses usable at once.
       this.sysctl(ns, 'net.ipv6.conf.all.accept_dad', '0');
       this.sysctl(ns, 'net.ipv6.conf.default.accept_dad', '0');
     }
+  }
+
+  /** Kills the lab's processes and deletes its namespaces; safe to call more than once. */
+  teardown(): void {
+    for (const c of children) c.kill('SIGKILL');
+    children.clear();
+    removeNamespaces(this.namespaces);
+    if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
+      try {
+        process.kill(this.reaper.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.reaper = undefined;
+  }
+
+  /** Runs a command in a namespace; resolves with its exit status and output. */
+  runIn(ns: string, cmd: string, args: string[], mustSucceed = true): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return runIn(ns, cmd, args, mustSucceed);
+  }
+}
+
+export class Lab extends Namespaces {
+  readonly client: string;
+  readonly router: string;
+  readonly server: string;
+
+  constructor(readonly id: string) {
+    super();
+    this.client = `sp-${id}-c`;
+    this.router = `sp-${id}-r`;
+    this.server = `sp-${id}-s`;
+  }
+
+  protected get namespaces(): readonly string[] {
+    return [this.client, this.router, this.server];
+  }
+
+  /** Builds the three namespaces; safe to call again (it tears down leftovers of the same id first). */
+  setup(): void {
+    this.createNamespaces();
     this.ip(this.client, 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'r0', 'netns', this.router);
     this.ip(this.server, 'link', 'add', 's0', 'type', 'veth', 'peer', 'name', 'r1', 'netns', this.router);
     const addrs: [string, string, string[]][] = [
@@ -217,28 +265,8 @@ export class Lab {
     this.ip(this.server, '-6', 'route', 'add', '2001:db8::/32', 'via', ADDR.routerServerSide6);
   }
 
-  /** Kills the lab's processes and deletes its namespaces; safe to call more than once. */
-  teardown(): void {
-    for (const c of children) c.kill('SIGKILL');
-    children.clear();
-    removeNamespaces([this.client, this.router, this.server]);
-    if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
-      try {
-        process.kill(this.reaper.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    this.reaper = undefined;
-  }
-
-  private startChild(ns: string, cmd: string, args: string[]): Promise<Listener> {
-    return startChild(ns, cmd, args);
-  }
-
-  /** A Node listener in the server namespace (see server.js for the modes). */
-  listen(mode: 'accept' | 'reset' | 'close' | 'greet', port: number, host: string = ADDR.server): Promise<Listener> {
-    return this.startChild(this.server, process.execPath, [path.join(labDir, 'server.js'), mode, host, String(port)]);
+  protected get serverAddress(): string {
+    return ADDR.server;
   }
 
   /** A listener that never accepts (python3: Node always accepts), with the given listen() backlog. */
@@ -250,7 +278,7 @@ export class Lab {
       's.bind((sys.argv[1], int(sys.argv[2]))); s.listen(int(sys.argv[3]))\n' +
       'print("ready", flush=True)\n' +
       'sys.stdin.read()\n';
-    return this.startChild(this.server, 'python3', ['-c', script, host, String(port), String(backlog)]);
+    return startChild(this.server, 'python3', ['-c', script, host, String(port), String(backlog)]);
   }
 
   /** Runs probes with the compiled lib from inside the client namespace. */
@@ -302,22 +330,24 @@ function linkAddr6(i: number, side: 1 | 2): string {
   return `2001:db8:1${(10 + i).toString().padStart(2, '0')}::${side}`;
 }
 
-export class PathLab {
+const EXTRA_CLIENT_ADDRESSES = 4;
+
+export class PathLab extends Namespaces {
   readonly client: string;
   readonly server: string;
   readonly routers: string[];
-  private reaper: ChildProcess | undefined;
 
   constructor(
     readonly id: string,
     readonly routerCount = 3,
   ) {
+    super();
     this.client = `sp-${id}-pc`;
     this.server = `sp-${id}-ps`;
     this.routers = Array.from({ length: routerCount }, (_, k) => `sp-${id}-p${k + 1}`);
   }
 
-  private get all(): string[] {
+  protected get namespaces(): readonly string[] {
     return [this.client, ...this.routers, this.server];
   }
 
@@ -329,6 +359,14 @@ export class PathLab {
     return linkAddr6(this.routerCount, 2);
   }
 
+  /** The client's address n: 0 is the one it uses by default, 1..EXTRA_CLIENT_ADDRESSES more on the same link. */
+  clientAddress(n = 0): string {
+    return n === 0 ? linkAddr(0, 2) : `198.19.10.${2 + n}`;
+  }
+  clientAddress6(n = 0): string {
+    return n === 0 ? linkAddr6(0, 2) : `${linkAddr6(0, 2).replace(/::2$/, '')}::${2 + n}`;
+  }
+
   /** Router k's (1-based) address as the client sees it: the sender of its ICMP. */
   hop(k: number): string {
     return k === 1 ? linkAddr(0, 1) : linkAddr(k - 1, 2);
@@ -337,32 +375,9 @@ export class PathLab {
     return k === 1 ? linkAddr6(0, 1) : linkAddr6(k - 1, 2);
   }
 
-  exec(ns: string, cmd: string, args: string[], input?: string): string {
-    return run('ip', ['netns', 'exec', ns, cmd, ...args], input);
-  }
-
-  nft(ns: string, ruleset: string): void {
-    this.exec(ns, 'nft', ['-f', '-'], ruleset);
-  }
-
-  nftFlush(ns: string): void {
-    this.exec(ns, 'nft', ['flush', 'ruleset']);
-  }
-
-  ip(ns: string, ...args: string[]): string {
-    return run('ip', ['-n', ns, ...args]);
-  }
-
   setup(): void {
-    this.teardown();
-    this.reaper = startReaper(this.all);
-    for (const ns of this.all) {
-      run('ip', ['netns', 'add', ns]);
-      this.ip(ns, 'link', 'set', 'lo', 'up');
-      this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0']);
-      this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.default.accept_dad=0']);
-    }
-    const chain = this.all;
+    this.createNamespaces();
+    const chain = this.namespaces;
     // Link i joins chain[i] (its 'b' side, address .1 unless it is the client) and chain[i + 1] (its 'a' side).
     for (let i = 0; i < chain.length - 1; i++) {
       const near = chain[i] as string;
@@ -376,6 +391,11 @@ export class PathLab {
         this.ip(ns, 'addr', 'add', `${linkAddr6(i, side)}/64`, 'dev', dev, 'nodad');
         this.ip(ns, 'link', 'set', dev, 'up');
       }
+    }
+    // More client addresses, each a source no router has sent ICMP to yet (its own rate-limit bucket).
+    for (let n = 1; n <= EXTRA_CLIENT_ADDRESSES; n++) {
+      this.ip(this.client, 'addr', 'add', `${this.clientAddress(n)}/24`, 'dev', 'l0n');
+      this.ip(this.client, 'addr', 'add', `${this.clientAddress6(n)}/64`, 'dev', 'l0n', 'nodad');
     }
     // Routes: towards the server by the next hop, towards the client by the previous one.
     for (let k = 0; k < chain.length; k++) {
@@ -397,42 +417,41 @@ export class PathLab {
         }
       }
       if (k > 0 && k < chain.length - 1) {
-        this.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-        this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+        this.sysctl(ns, 'net.ipv4.ip_forward', '1');
+        this.sysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
         // Every time-exceeded a test asks for, however close together the tries.
-        this.exec(ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
-        this.exec(ns, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=0']);
+        this.sysctl(ns, 'net.ipv4.icmp_ratelimit', '0');
+        this.sysctl(ns, 'net.ipv6.icmp.ratelimit', '0');
       }
     }
-  }
-
-  teardown(): void {
-    removeNamespaces(this.all);
-    if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
-      try {
-        process.kill(this.reaper.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    this.reaper = undefined;
-  }
-
-  /** A Node listener in the server namespace (server.js). */
-  listen(mode: 'accept' | 'reset' | 'close' | 'greet', port: number, host: string = this.serverAddress): Promise<Listener> {
-    return startChild(this.server, process.execPath, [path.join(labDir, 'server.js'), mode, host, String(port)]);
   }
 
   /** Runs trace() with the compiled lib from inside the client namespace. */
   async trace(host: string, port: number, options: Record<string, unknown> = {}): Promise<TraceResult> {
-    const script = `require(${JSON.stringify(libDir)}).trace(${JSON.stringify(host)}, ${port}, ${JSON.stringify(options)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
-    const out = await runIn(this.client, process.execPath, ['-e', script]);
-    return JSON.parse(out.stdout) as TraceResult;
+    const [t] = await this.traces([[host, port, options]]);
+    return t as TraceResult;
+  }
+
+  /** Runs traces one after the other in one process inside the client namespace (no start-up time between them). */
+  async traces(list: [string, number, Record<string, unknown>][]): Promise<TraceResult[]> {
+    const script =
+      `const { trace } = require(${JSON.stringify(libDir)}); (async () => { const out = [];` +
+      ` for (const [h, p, o] of ${JSON.stringify(list)}) out.push(await trace(h, p, o));` +
+      ` process.stdout.write(JSON.stringify(out)); })()`;
+    const out = await this.runIn(this.client, process.execPath, ['-e', script]);
+    return JSON.parse(out.stdout) as TraceResult[];
+  }
+
+  /** Runs probe() with the compiled lib from inside the client namespace. */
+  async probe(host: string, port: number, options: Record<string, unknown> = {}): Promise<ProbeResult> {
+    const script = `require(${JSON.stringify(libDir)}).probe(${JSON.stringify(host)}, ${port}, ${JSON.stringify(options)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
+    const out = await this.runIn(this.client, process.execPath, ['-e', script]);
+    return JSON.parse(out.stdout) as ProbeResult;
   }
 
   /** Runs a command in the client namespace; resolves with its exit status and output. */
   runInClient(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return runIn(this.client, cmd, args, false);
+    return this.runIn(this.client, cmd, args, false);
   }
 }
 

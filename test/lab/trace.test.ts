@@ -18,6 +18,42 @@ const P = {
   silent2: 7104,
 } as const;
 
+/**
+ * Every ICMP code nftables' `reject with icmp(v6) type X` sends, each on its
+ * own port, rejected by router 2: [nft name, family, port, ICMP type, code,
+ * status, reason] as probe() classifies it.
+ */
+const REJECTS = [
+  ['net-unreachable', 4, 7130, 3, 0, 'unreachable', 'net-unreach'],
+  ['host-unreachable', 4, 7131, 3, 1, 'unreachable', 'host-unreach'],
+  ['prot-unreachable', 4, 7132, 3, 2, 'blocked', 'proto-unreach'],
+  ['port-unreachable', 4, 7133, 3, 3, 'blocked', 'port-unreach'],
+  ['net-prohibited', 4, 7134, 3, 9, 'blocked', 'net-prohibited'],
+  ['host-prohibited', 4, 7135, 3, 10, 'blocked', 'host-prohibited'],
+  ['admin-prohibited', 4, 7136, 3, 13, 'blocked', 'admin-prohibited'],
+  ['no-route', 6, 7140, 1, 0, 'unreachable', 'no-route'],
+  ['admin-prohibited', 6, 7141, 1, 1, 'blocked', 'admin-prohibited'],
+  ['addr-unreachable', 6, 7142, 1, 3, 'unreachable', 'host-unreach'],
+  ['port-unreachable', 6, 7143, 1, 4, 'blocked', 'port-unreach'],
+  ['policy-fail', 6, 7144, 1, 5, 'blocked', 'admin-prohibited'],
+  ['reject-route', 6, 7145, 1, 6, 'blocked', 'reject-route'],
+] as const;
+
+function rejectRules(serverAddress: string, serverAddress6: string): string {
+  const rules = REJECTS.map(([name, family, port]) =>
+    family === 4
+      ? `    ip daddr ${serverAddress} tcp dport ${port} reject with icmp type ${name}`
+      : `    ip6 daddr ${serverAddress6} tcp dport ${port} reject with icmpv6 type ${name}`,
+  );
+  return `table inet codes {
+  chain forward_filter {
+    type filter hook forward priority 0; policy accept;
+${rules.join('\n')}
+  }
+}
+`;
+}
+
 /** [ttl, from] of every hop: what traceroute would print. */
 const path = (t: TraceResult): [number, string | null][] => t.hops.map((h) => [h.ttl, h.from]);
 
@@ -41,6 +77,7 @@ describeLab('trace(): a path of three routers', () => {
 }
 `,
     );
+    lab.nft(r2, rejectRules(lab.serverAddress, lab.serverAddress6));
     listener = await lab.listen('accept', P.open);
   });
 
@@ -48,6 +85,24 @@ describeLab('trace(): a path of three routers', () => {
     await listener?.close();
     lab?.teardown();
   });
+
+  test.each(REJECTS)(
+    'reject with %s (IPv%d, port %d) at router 2: trace and probe() both name router 2 and ICMP %d/%d',
+    async (_name, family, port, type, code, status, reason) => {
+      const server = family === 4 ? lab.serverAddress : lab.serverAddress6;
+      const router2 = family === 4 ? lab.hop(2) : lab.hop6(2);
+      const t = await lab.trace(server, port, { timeout: 3000, maxHops: 8 });
+      expect(path(t)).toEqual([
+        [1, family === 4 ? lab.hop(1) : lab.hop6(1)],
+        [2, router2],
+        [3, router2],
+      ]);
+      expect(t.verdict).toMatchObject({ kind: 'rejected', hop: 3, from: router2, fromHop: 2, reason });
+      expect(t.verdict.result).toMatchObject({ status, reason, from: router2, icmp: { type, code } });
+      const r = await lab.probe(server, port, { timeout: 3000 });
+      expect(r).toMatchObject({ status, reason, from: router2, icmp: { type, code } });
+    },
+  );
 
   test('to an open port: every router is a hop, then the target is reached', async () => {
     const t = await lab.trace(lab.serverAddress, P.open, { timeout: 3000, maxHops: 10 });
@@ -169,6 +224,7 @@ describeLab('trace() and traceroute -T agree', () => {
   const gate = needs(tool('traceroute', 'traceroute'));
   let lab: PathLab;
   let listener: Listener | undefined;
+  let listener6: Listener | undefined;
 
   beforeAll(async () => {
     if (!gate.ok) return;
@@ -176,25 +232,29 @@ describeLab('trace() and traceroute -T agree', () => {
     lab.setup();
     lab.nft(
       lab.routers[1] as string,
-      `table ip lab {
+      `table inet lab {
   chain forward_filter {
     type filter hook forward priority 0; policy accept;
-    tcp dport ${P.rejectAt2} reject with icmp type admin-prohibited
+    meta nfproto ipv4 tcp dport ${P.rejectAt2} reject with icmp type admin-prohibited
+    meta nfproto ipv6 tcp dport ${P.rejectAt2} reject with icmpv6 type admin-prohibited
   }
 }
 `,
     );
     listener = await lab.listen('accept', P.open);
+    listener6 = await lab.listen('accept', P.open, lab.serverAddress6);
   });
 
   afterAll(async () => {
     await listener?.close();
+    await listener6?.close();
     lab?.teardown();
   });
 
   /** traceroute -T's hops: [hop, address] of every line after the heading ('*': null). */
-  async function traceroute(port: number): Promise<[number, string | null][]> {
-    const theirs = await lab.runInClient('traceroute', ['-n', '-T', '-p', String(port), '-q', '1', '-w', '2', '-m', '8', lab.serverAddress]);
+  async function traceroute(port: number, host = lab.serverAddress): Promise<[number, string | null][]> {
+    const family = host.includes(':') ? '-6' : '-4';
+    const theirs = await lab.runInClient('traceroute', [family, '-n', '-T', '-p', String(port), '-q', '1', '-w', '2', '-m', '8', host]);
     expect(theirs.code).toBe(0);
     return theirs.stdout
       .split('\n')
@@ -214,5 +274,20 @@ describeLab('trace() and traceroute -T agree', () => {
     const ours = await lab.trace(lab.serverAddress, P.open, { timeout: 3000, maxHops: 8 });
     expect(ours.verdict.kind).toBe('reached');
     expect(path(ours)).toEqual(await traceroute(P.open));
+  });
+
+  gate.test('IPv6 (traceroute -T -6): the same hops to an open port, and to a reject at router 2', async () => {
+    const open = await lab.trace(lab.serverAddress6, P.open, { timeout: 3000, maxHops: 8 });
+    expect(open.verdict.kind).toBe('reached');
+    expect(path(open)).toEqual([
+      [1, lab.hop6(1)],
+      [2, lab.hop6(2)],
+      [3, lab.hop6(3)],
+      [4, lab.serverAddress6],
+    ]);
+    expect(path(open)).toEqual(await traceroute(P.open, lab.serverAddress6));
+    const rejected = await lab.trace(lab.serverAddress6, P.rejectAt2, { timeout: 3000, maxHops: 8 });
+    expect(rejected.verdict).toMatchObject({ kind: 'rejected', from: lab.hop6(2), fromHop: 2 });
+    expect(path(rejected)).toEqual(await traceroute(P.rejectAt2, lab.serverAddress6));
   });
 });
