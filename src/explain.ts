@@ -9,8 +9,9 @@ import { describe, reasonWords } from './describe';
 import { listenerAccepts, readTcpListeners, type TcpListener } from './procnet';
 import { probe, type ProbeOptions, type ProbeTarget } from './probe';
 import { formatHost, formatTarget, parseTarget } from './target';
+import { trace, type TraceHop, type TraceResult } from './trace';
 import { assertNever, type AddressResult, type ProbeResult, type ProbeResultOf, type Status } from './types';
-import { isObject } from './validate';
+import { DEFAULT_TIMEOUT_MS, isObject } from './validate';
 
 /** pass: fine; warn: works, but not for everyone; fail: this is where it breaks; skip: does not apply. */
 export type Verdict = 'pass' | 'warn' | 'fail' | 'skip';
@@ -74,7 +75,17 @@ export interface SocketFileStep extends StepBase {
   gid: number | null;
 }
 
-export type Step = ResolveStep | RouteStep | ProbeStep | ListenersStep | SocketFileStep;
+export interface TraceStep extends StepBase {
+  step: 'trace';
+  /**
+   * One trace() per address whose probe timed out (with the SYN sent), was
+   * blocked or was unreachable by an ICMP message, and is not an address of
+   * this host; empty where trace() is not available (not Linux).
+   */
+  traces: TraceResult[];
+}
+
+export type Step = ResolveStep | RouteStep | ProbeStep | ListenersStep | SocketFileStep | TraceStep;
 
 export type CauseCode =
   | 'open'
@@ -106,13 +117,29 @@ export interface Diagnosis {
   /** The probe's top-level status. */
   status: Status;
   steps: Step[];
-  cause: { code: CauseCode; text: string };
+  cause: {
+    code: CauseCode;
+    text: string;
+    /**
+     * The hop a trace placed the failure at, when one did: the router that
+     * rejected the connection (ICMP), or the last hop that answered before
+     * the silence of a drop (ttl: its hop number, address: who answered).
+     */
+    hop?: { ttl: number; address: string };
+  };
   /** The next thing to check or do. */
   next: string;
   elapsedMs: number;
 }
 
-export type ExplainOptions = ProbeOptions;
+export interface ExplainOptions extends ProbeOptions {
+  /**
+   * Trace the path (trace(), Linux) of an address whose probe timed out, was
+   * blocked or was unreachable by ICMP, to name the hop where it stops.
+   * Default true; the trace gets the probe's timeout as its deadline.
+   */
+  trace?: boolean;
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -291,6 +318,98 @@ async function socketFileStep(path: string): Promise<SocketFileStep> {
       uid: null,
       gid: null,
     };
+  }
+}
+
+/**
+ * Whether a trace can say where this attempt stopped: a timeout whose SYN left
+ * this machine (not one still waiting for ARP / NDP), or an ICMP answer from
+ * somewhere on the path; never an address of this host (no path to trace).
+ */
+function traceable(a: AddressResult): boolean {
+  if (a.family === 'unix' || a.port === null || isLocalAddress(a.address)) return false;
+  if (a.status === 'timeout') return a.neighbour?.state !== 'incomplete' && a.neighbour?.state !== 'failed';
+  if (a.status === 'blocked' || a.status === 'unreachable') return a.icmp !== undefined;
+  return false;
+}
+
+/** A hop as traceroute prints it: `3  198.19.12.2  0.065 ms`, or `3  *`. */
+function hopText(h: TraceHop): string {
+  return `${String(h.ttl).padStart(2)}  ${h.from ?? '*'}${h.rttMs === null ? '' : `  ${h.rttMs.toFixed(3)} ms`}`;
+}
+
+/** The trace step, when some address is worth tracing; undefined otherwise. */
+async function traceStep(r: ProbeResult, options: ExplainOptions | undefined): Promise<TraceStep | undefined> {
+  if (options?.trace === false) return undefined;
+  const wanted = r.attempts.filter(traceable);
+  if (wanted.length === 0) return undefined;
+  const base = { step: 'trace' as const, details: [] as string[] };
+  if (process.platform !== 'linux')
+    return {
+      ...base,
+      verdict: 'skip',
+      summary: `trace is not available on ${process.platform}: it reads routers' ICMP time-exceeded from the socket error queue, which only Linux has`,
+      traces: [],
+    };
+  const o = {
+    timeout: options?.timeout ?? DEFAULT_TIMEOUT_MS,
+    ...(options?.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    ...(options?.signal === undefined ? {} : { signal: options.signal }),
+  };
+  const traces = await Promise.all(wanted.map((a) => trace(a.address, a.port as number, o)));
+  const several = traces.length > 1;
+  const kinds = new Set(traces.map((t) => t.verdict.kind));
+  return {
+    ...base,
+    verdict: kinds.has('rejected') || kinds.has('dropped') ? 'fail' : kinds.has('failed') ? 'warn' : 'pass',
+    summary: traces.map((t) => (several ? `${t.target.address ?? '?'}: ${t.verdict.words}` : t.verdict.words)).join('; '),
+    details: traces.flatMap((t) => [...(several ? [`to ${t.target.address ?? '?'}:`] : []), ...t.hops.map(hopText)]),
+    traces,
+  };
+}
+
+type PlacedCause = Cause & { hop?: { ttl: number; address: string } };
+
+/** The cause, with the hop the trace of the probe's own address placed it at. */
+function placeOnPath(cause: Cause, step: TraceStep | undefined, r: ProbeResult): PlacedCause {
+  const t = step?.traces.find((x) => x.target.address === r.address) ?? step?.traces[0];
+  if (t === undefined) return cause;
+  const v = t.verdict;
+  const port = t.target.port;
+  switch (v.kind) {
+    case 'dropped':
+      if (v.from === null)
+        return {
+          ...cause,
+          text: `${cause.text}. A trace got no answer from any hop: the SYNs are dropped before the first router, or no router on the path sends time-exceeded`,
+        };
+      return {
+        ...cause,
+        text: `${cause.text}. The trace places it: the SYNs die after hop ${v.hop} (${v.from}), the last hop that answered: a filter between it and the next hop, or the target itself, drops them`,
+        next: `look for a drop of port ${port} in the firewall rules of ${v.from} (hop ${v.hop}), of the hop after it and of the target (nft list ruleset, iptables -L)`,
+        hop: { ttl: v.hop, address: v.from },
+      };
+    case 'rejected': {
+      if (v.from === null) return cause;
+      const ttl = v.fromHop ?? v.hop;
+      const icmp = v.result !== undefined && 'icmp' in v.result && v.result.icmp !== undefined ? `, ICMP type ${v.result.icmp.type} code ${v.result.icmp.code}` : '';
+      const who = v.from === t.target.address ? `the target itself (${v.from}, hop ${ttl})` : `hop ${ttl} (${v.from})`;
+      return {
+        ...cause,
+        text: `${cause.text}. The trace places it: ${who} rejects the connection with ${v.reason}${icmp}`,
+        next: `look at the firewall rules of ${v.from} for port ${port} (nft list ruleset, iptables -L)`,
+        hop: { ttl, address: v.from },
+      };
+    }
+    case 'reached':
+      return {
+        ...cause,
+        text: `${cause.text}. Yet a trace just after reached ${t.target.address ?? '?'} at hop ${v.hop} (${v.result?.status ?? '?'}, ${v.reason}): the failure comes and goes`,
+      };
+    case 'failed':
+      return cause;
+    default:
+      return assertNever(v.kind, 'unknown trace verdict');
   }
 }
 
@@ -489,7 +608,7 @@ export async function explain(target: string | ProbeTarget, options?: ExplainOpt
   if (!isObject(t)) throw new TypeError('target must be a string or an object');
   const text = formatTarget(t);
   const steps: Step[] = [];
-  let cause: Cause;
+  let cause: PlacedCause;
   let result: ProbeResult;
   if ('path' in t) {
     const file = await socketFileStep(t.path);
@@ -501,19 +620,22 @@ export async function explain(target: string | ProbeTarget, options?: ExplainOpt
     steps.push(resolveStep(result, t.port));
     let routes: RouteStep | undefined;
     let listeners: ListenersStep | undefined;
+    let traced: TraceStep | undefined;
     if (result.status !== 'dns-error') {
       routes = await routeStep(result, t.port);
       listeners = await listenersStep(result, t.port);
       steps.push(routes, probeStep(result), listeners);
+      traced = await traceStep(result, options);
+      if (traced !== undefined) steps.push(traced);
     }
-    cause = tcpCause(result, text, routes, listeners);
+    cause = placeOnPath(tcpCause(result, text, routes, listeners), traced, result);
   }
   return {
     target: text,
     ok: result.attempts.length > 0 && result.attempts.every((a) => a.status === 'open'),
     status: result.status,
     steps,
-    cause: { code: cause.code, text: cause.text },
+    cause: { code: cause.code, text: cause.text, ...(cause.hop === undefined ? {} : { hop: cause.hop }) },
     next: cause.next,
     elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
   };

@@ -26,7 +26,7 @@ export type { HealthTarget, PassThroughProbeOptions } from './health/targets';
 export type { ConnectionCheck, ConnectionOptions, ConnectionReason, HealthConnection } from './health/connections';
 export { describe } from './describe';
 export { explain } from './explain';
-export type { Diagnosis, ExplainOptions, Step, Verdict, CauseCode } from './explain';
+export type { Diagnosis, ExplainOptions, Step, TraceStep, Verdict, CauseCode } from './explain';
 export { parseTarget, formatTarget } from './target';
 export { probeMany, parsePorts, expandTargets, DEFAULT_CONCURRENCY } from './many';
 export type { ProbeManyOptions, ProbeManyResult } from './many';

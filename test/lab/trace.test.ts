@@ -3,12 +3,15 @@
 // router that sends no time-exceeded, each placed at router 2; the command
 // line; and, when Debian's traceroute is installed, the same hops as
 // `traceroute -T`.
+import { join } from 'node:path';
 import { BIN } from '../cli-run';
 import { needs, tool } from '../preconditions';
 import { describeLab, newPathLab, type Listener, type PathLab } from './netns';
-import type { TraceResult } from '../../src';
+import type { Diagnosis, TraceResult, TraceStep } from '../../src';
 
 jest.setTimeout(60000);
+
+const LIB = join(__dirname, '..', '..', 'lib');
 
 const P = {
   open: 7100,
@@ -194,6 +197,68 @@ describeLab('trace(): a path of three routers', () => {
       expect(t.verdict).toMatchObject({ kind: 'reached', hop: 4, from: lab.serverAddress });
     } finally {
       lab.exec(r2, 'nft', ['delete', 'table', 'ip', 'silent']);
+    }
+  });
+
+  test('explain to a port dropped after router 2: probe timeout, the trace names router 2 as the last hop that answered', async () => {
+    const run = await lab.runInClient(process.execPath, [BIN, 'explain', '--json', '--timeout', '1500', `${lab.serverAddress}:${P.dropAfter2}`]);
+    expect(run.code).toBe(1);
+    const d = JSON.parse(run.stdout) as Diagnosis;
+    expect(d.status).toBe('timeout');
+    expect(d.cause).toMatchObject({ code: 'timeout', hop: { ttl: 2, address: lab.hop(2) } });
+    expect(d.cause.text).toContain(`the SYNs die after hop 2 (${lab.hop(2)}), the last hop that answered`);
+    expect(d.next).toContain(`${lab.hop(2)} (hop 2)`);
+    const step = d.steps.find((x): x is TraceStep => x.step === 'trace');
+    expect(step?.verdict).toBe('fail');
+    expect(step?.traces).toHaveLength(1);
+    expect(step?.traces[0]?.verdict).toMatchObject({ kind: 'dropped', hop: 2, from: lab.hop(2) });
+    // The words, as a person reads them.
+    const text = await lab.runInClient(process.execPath, [BIN, 'explain', '--timeout', '1500', `${lab.serverAddress}:${P.dropAfter2}`]);
+    expect(text.stdout).toMatch(new RegExp(`^✗ trace +nothing answered beyond hop 2 \\(${lab.hop(2).replace(/\./g, '\\.')}\\): dropped after it$`, 'm'));
+    expect(text.stdout).toMatch(new RegExp(`^ +2  ${lab.hop(2).replace(/\./g, '\\.')}  \\d+\\.\\d{3} ms$`, 'm'));
+    expect(text.stdout).toContain(`The trace places it: the SYNs die after hop 2 (${lab.hop(2)})`);
+  });
+
+  test.each([
+    ['IPv4', 4, 3, 13],
+    ['IPv6', 6, 1, 1],
+  ] as const)('explain to a port rejected by router 2 (%s): blocked, the trace names router 2 and the ICMP code', async (_name, family, type, code) => {
+    const server = family === 4 ? lab.serverAddress : `[${lab.serverAddress6}]`;
+    const router2 = family === 4 ? lab.hop(2) : lab.hop6(2);
+    const run = await lab.runInClient(process.execPath, [BIN, 'explain', '--json', `${server}:${P.rejectAt2}`]);
+    expect(run.code).toBe(1);
+    const d = JSON.parse(run.stdout) as Diagnosis;
+    expect(d.status).toBe('blocked');
+    expect(d.cause).toMatchObject({ code: 'blocked', hop: { ttl: 2, address: router2 } });
+    expect(d.cause.text).toContain(`The trace places it: hop 2 (${router2}) rejects the connection with admin-prohibited, ICMP type ${type} code ${code}`);
+    expect(d.next).toContain(`firewall rules of ${router2}`);
+    const step = d.steps.find((x): x is TraceStep => x.step === 'trace');
+    expect(step?.traces[0]?.verdict).toMatchObject({ kind: 'rejected', fromHop: 2, from: router2 });
+  });
+
+  test('scripted (process.platform set to darwin in the child): explain says trace is not available, trace() rejects saying why', async () => {
+    const script =
+      `const lib = require(${JSON.stringify(LIB)}); Object.defineProperty(process, 'platform', { value: 'darwin' });` +
+      ` (async () => { const d = await lib.explain(${JSON.stringify(`${lab.serverAddress}:${P.rejectAt2}`)});` +
+      ` const e = await lib.trace(${JSON.stringify(lab.serverAddress)}, ${P.rejectAt2}).then(() => null, (x) => x.message);` +
+      ' process.stdout.write(JSON.stringify({ d, e })); })()';
+    const run = await lab.runInClient(process.execPath, ['-e', script]);
+    expect(run.stderr).toBe('');
+    const { d, e } = JSON.parse(run.stdout) as { d: Diagnosis; e: string | null };
+    expect(d.status).toBe('blocked');
+    const step = d.steps.find((x): x is TraceStep => x.step === 'trace');
+    expect(step).toMatchObject({ verdict: 'skip', traces: [] });
+    expect(step?.summary).toMatch(/^trace is not available on darwin: /);
+    expect(d.cause.hop).toBeUndefined();
+    expect(e).toMatch(/trace\(\) needs Linux/);
+  });
+
+  test('explain to an open or a refused port runs no trace', async () => {
+    for (const port of [P.open, P.closed]) {
+      const run = await lab.runInClient(process.execPath, [BIN, 'explain', '--json', `${lab.serverAddress}:${port}`]);
+      const d = JSON.parse(run.stdout) as Diagnosis;
+      expect(d.steps.map((x) => x.step)).toEqual(['resolve', 'route', 'probe', 'listeners']);
+      expect(d.cause.hop).toBeUndefined();
     }
   });
 
