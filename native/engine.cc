@@ -293,7 +293,7 @@ void Engine::Expire(Probe* p, std::vector<std::pair<Target, NextHopNeighbour>>* 
       if (known != nullptr) {
         neigh = *known;
       } else {
-        neigh = ReadNextHopNeighbour(reinterpret_cast<const sockaddr*>(&p->target.addr));
+        neigh = ReadNextHopNeighbour(reinterpret_cast<const sockaddr*>(&p->target.addr), p->fd);
         // Bounded: a sweep over many hosts reads each one, remembering a few.
         if (seen->size() < 16) seen->emplace_back(p->target, neigh);
       }

@@ -112,8 +112,13 @@ struct NextHopNeighbour {
 };
 
 // `dst` is an AF_INET or AF_INET6 address; anything else reads nothing.
+// `fd` (or -1) is the probe's socket: the route is looked up as the kernel
+// routes that socket's packets (its source address, SO_MARK, bound device,
+// owner), so policy routing (ip rule) picks the same next hop. A local
+// destination (loopback, an address of this host) has no neighbour: nothing
+// is read (`present` stays false).
 // Bounded: every call is non-blocking, and a reply not already queued when
 // looked for counts as no answer.
-NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst);
+NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst, int fd);
 
 }  // namespace sockprobe

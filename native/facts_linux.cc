@@ -379,7 +379,54 @@ long long ReadRetransMs(int family, const std::string& ifname) {
 
 }  // namespace
 
-NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst) {
+// Adds to a route request what the kernel's own lookup for the socket `fd`
+// uses besides the destination: its source address (RTA_SRC), SO_MARK
+// (RTA_MARK), the device it is bound to (RTA_OIF, unless a zone set one) and
+// its owner (RTA_UID), so `ip rule` selectors see the same keys.
+bool AddSocketKeys(nlmsghdr* h, size_t cap, int fd, int family, bool haveOif) {
+  if (fd < 0) return true;
+  auto* rt = static_cast<rtmsg*>(NLMSG_DATA(h));
+  sockaddr_storage local;
+  socklen_t len = sizeof(local);
+  std::memset(&local, 0, sizeof(local));
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 && local.ss_family == family) {
+    const void* raw = nullptr;
+    size_t alen = 0;
+    static const unsigned char any6[16] = {};
+    if (family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&local);
+      if (in->sin_addr.s_addr != htonl(INADDR_ANY)) {
+        raw = &in->sin_addr;
+        alen = 4;
+      }
+    } else {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&local);
+      if (std::memcmp(&in6->sin6_addr, any6, 16) != 0) {
+        raw = &in6->sin6_addr;
+        alen = 16;
+      }
+    }
+    if (raw != nullptr) {
+      if (!AddAttr(h, cap, RTA_SRC, raw, alen)) return false;
+      rt->rtm_src_len = static_cast<unsigned char>(alen * 8);
+    }
+  }
+  uint32_t mark = 0;
+  len = sizeof(mark);
+  if (getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 && mark != 0 && !AddAttr(h, cap, RTA_MARK, &mark, sizeof(mark)))
+    return false;
+  char device[IF_NAMESIZE + 1];
+  std::memset(device, 0, sizeof(device));
+  len = IF_NAMESIZE;
+  if (!haveOif && getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, &len) == 0 && len > 0 && device[0] != '\0') {
+    uint32_t oif = if_nametoindex(device);
+    if (oif != 0 && !AddAttr(h, cap, RTA_OIF, &oif, sizeof(oif))) return false;
+  }
+  uint32_t uid = static_cast<uint32_t>(geteuid());
+  return AddAttr(h, cap, RTA_UID, &uid, sizeof(uid));
+}
+
+NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst, int fd) {
   NextHopNeighbour out;
   if (dst == nullptr || (dst->sa_family != AF_INET && dst->sa_family != AF_INET6)) return out;
   const int family = dst->sa_family;
@@ -408,9 +455,14 @@ NextHopNeighbour ReadNextHopNeighbour(const sockaddr* dst) {
   // A link-local destination's zone names its interface: the route lookup must too.
   uint32_t zone = family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(dst)->sin6_scope_id : 0;
   if (zone != 0 && !AddAttr(h, sizeof(req), RTA_OIF, &zone, sizeof(zone))) return out;
+  if (!AddSocketKeys(h, sizeof(req), fd, family, zone != 0)) return out;
   int err = 0;
   const nlmsghdr* r = nl.Ask(h, RTM_NEWROUTE, reply, sizeof(reply), &err);
-  if (r == nullptr) return out;
+  if (r == nullptr || r->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return out;
+  rtmsg route;
+  std::memcpy(&route, NLMSG_DATA(r), sizeof(route));
+  // Loopback or an address of this host: no link, no neighbour to read.
+  if (route.rtm_type == RTN_LOCAL) return out;
   int oif = 0;
   bool gateway = false;
   unsigned char hop[16];

@@ -26,6 +26,21 @@ for (const [name, value] of Object.entries(os.constants.errno)) {
   // First name wins: EAGAIN before EWOULDBLOCK, EDEADLK before EDEADLOCK.
   if (!errnoNames.has(value)) errnoNames.set(value, name);
 }
+// Linux errno values Node's os.constants.errno leaves out (its list is the
+// one libuv knows), named here so a result never says E112. Linux numbers only.
+// The ones a socket can meet: ICMP host-unknown (3/7) gives EHOSTDOWN and
+// host-isolated (3/8) ENONET (the kernel's icmp_err_convert).
+const LINUX_ONLY_ERRNOS: readonly [number, string][] = [
+  [64, 'ENONET'],
+  [70, 'ECOMM'],
+  [94, 'ESOCKTNOSUPPORT'],
+  [96, 'EPFNOSUPPORT'],
+  [108, 'ESHUTDOWN'],
+  [109, 'ETOOMANYREFS'],
+  [112, 'EHOSTDOWN'],
+  [132, 'ERFKILL'],
+];
+if (process.platform === 'linux') for (const [value, name] of LINUX_ONLY_ERRNOS) if (!errnoNames.has(value)) errnoNames.set(value, name);
 const E = os.constants.errno;
 
 export function errnoName(errno: number): string {

@@ -140,7 +140,13 @@ const rows: Row[] = [
   ['ICMP destination network unknown', raw(E.ENETUNREACH, 'so_error', icmp(2, 3, 6, E.ENETUNREACH, R)), tcp4, unreachable('net-unreach', 'ENETUNREACH', E.ENETUNREACH, R, 3, 6)],
   ['ICMP network unreachable for TOS', raw(E.ENETUNREACH, 'so_error', icmp(2, 3, 11, E.ENETUNREACH, R)), tcp4, unreachable('net-unreach', 'ENETUNREACH', E.ENETUNREACH, R, 3, 11)],
   ['ICMP host unreachable', raw(E.EHOSTUNREACH, 'errqueue', icmp(2, 3, 1, E.EHOSTUNREACH, R)), tcp4, unreachable('host-unreach', 'EHOSTUNREACH', E.EHOSTUNREACH, R, 3, 1)],
-  // (The kernel's errno for these two, EHOSTDOWN and ENONET, has no name in os.constants.errno; the verdict comes from the ICMP code.)
+  // The kernel's errno for these two is EHOSTDOWN (112) and ENONET (64) on Linux, named by classify.ts's own table; the verdict comes from the ICMP code.
+  ...(process.platform === 'linux'
+    ? ([
+        ['ICMP destination host unknown: EHOSTDOWN (Linux)', raw(112, 'so_error', icmp(2, 3, 7, 112, R)), tcp4, unreachable('host-unreach', 'EHOSTDOWN', 112, R, 3, 7)],
+        ['ICMP source host isolated: ENONET (Linux)', raw(64, 'so_error', icmp(2, 3, 8, 64, R)), tcp4, unreachable('dest-unreach', 'ENONET', 64, R, 3, 8)],
+      ] as Row[])
+    : []),
   ['ICMP destination host unknown', raw(E.EHOSTUNREACH, 'so_error', icmp(2, 3, 7, E.EHOSTUNREACH, R)), tcp4, unreachable('host-unreach', 'EHOSTUNREACH', E.EHOSTUNREACH, R, 3, 7)],
   ['ICMP host unreachable for TOS', raw(E.EHOSTUNREACH, 'so_error', icmp(2, 3, 12, E.EHOSTUNREACH, R)), tcp4, unreachable('host-unreach', 'EHOSTUNREACH', E.EHOSTUNREACH, R, 3, 12)],
   ['ICMP source host isolated: a code with no meaning of its own', raw(E.EHOSTUNREACH, 'so_error', icmp(2, 3, 8, E.EHOSTUNREACH, R)), tcp4, unreachable('dest-unreach', 'EHOSTUNREACH', E.EHOSTUNREACH, R, 3, 8)],

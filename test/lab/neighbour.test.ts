@@ -92,6 +92,19 @@ describeLab('network lab: a deadline before the next hop answered ARP / NDP', ()
     expect(neighbourOf(r)).toMatchObject({ address: ADDR.absentNeighbour6, protocol: 'ndp', state: 'incomplete', interface: 'c0' });
   });
 
+  test.each([
+    ['IPv4', ADDR.absentNeighbour],
+    ['IPv6', ADDR.absentNeighbour6],
+  ] as const)('%s: a long deadline (5000 ms, past the kernel\'s own neighbour failure): the kernel says host-unreach itself', async (_name, host) => {
+    flushNeighbours();
+    const r = await lab.probeOne([host, 80], { timeout: 5000 });
+    if (r.status !== 'unreachable') throw new Error(`expected unreachable: ${show(r)}`);
+    expect({ reason: r.reason, code: r.code }).toEqual({ reason: 'host-unreach', code: 'EHOSTUNREACH' });
+    // The kernel's error ended it, not the deadline: nothing was read at a deadline.
+    expect(r.neighbour).toBeUndefined();
+    expect(r.elapsedMs).toBeLessThan(5000);
+  });
+
   test('many deadlines at once (a scan): each probe gets the next hop of its own destination', async () => {
     flushNeighbours();
     const warm = await lab.probeOne([ADDR.server, P.open]);
@@ -113,6 +126,38 @@ describeLab('network lab: a deadline before the next hop answered ARP / NDP', ()
         expect(r.neighbour).toMatchObject({ address: ADDR.routerClientSide, gateway: true });
       }
     });
+  });
+
+  test('policy routing: the next hop is the one the rule for the probe\'s source address picks', async () => {
+    // From client2 only, table 100 sends the server's subnet through a gateway on c0 that nobody owns.
+    const gateway = '198.18.1.98';
+    lab.ip(lab.client, 'route', 'add', '198.18.2.0/24', 'via', gateway, 'dev', 'c0', 'table', '100');
+    lab.ip(lab.client, 'rule', 'add', 'from', ADDR.client2, 'lookup', '100');
+    try {
+      flushNeighbours();
+      const r = await lab.probeOne([ADDR.server, P.drop], { timeout: 1500, localAddress: ADDR.client2 });
+      if (r.status !== 'unreachable') throw new Error(`expected unreachable: ${show(r)}`);
+      expect(r.neighbour).toMatchObject({ address: gateway, protocol: 'arp', state: 'incomplete', gateway: true, interface: 'c0' });
+      // The main table's next hop (the router) for the default source, in the same lab.
+      const main = await lab.probeOne([ADDR.server, P.drop], { timeout: 1500 });
+      expect(neighbourOf(main)).toMatchObject({ address: ADDR.routerClientSide, gateway: true });
+    } finally {
+      lab.ip(lab.client, 'rule', 'del', 'from', ADDR.client2, 'lookup', '100');
+      lab.ip(lab.client, 'route', 'flush', 'table', '100');
+    }
+  });
+
+  test('a timeout to an address of this host (loopback, its own address) carries no neighbour: there is no link', async () => {
+    lab.nft(lab.client, `table inet own_drop {\n  chain input_filter {\n    type filter hook input priority 0; policy accept;\n    tcp dport ${P.drop} drop\n  }\n}\n`);
+    try {
+      for (const host of ['127.0.0.1', '::1', ADDR.client, ADDR.client6]) {
+        const r = await lab.probeOne([host, P.drop], { timeout: 300 });
+        if (r.status !== 'timeout') throw new Error(`expected timeout: ${show(r)}`);
+        expect(r.neighbour).toBeUndefined();
+      }
+    } finally {
+      lab.exec(lab.client, 'nft', ['delete', 'table', 'inet', 'own_drop']);
+    }
   });
 
   test.each([
