@@ -26,7 +26,13 @@ export interface TraceOptions {
    * lost, or rate limited); each gets an equal share of the deadline. Default 2.
    */
   tries?: number;
-  /** Trace an IPv4 (4) or IPv6 (6) address of the name only; 0 (default): the first address it resolves to. */
+  /**
+   * Which address of a name is traced: the first of the IPv4 (4) or IPv6 (6)
+   * addresses only; 0 (default): the first address it resolves to, the one
+   * most clients try first. One address is traced, as traceroute does; the
+   * others are listed in `target.addresses` (explain() traces every address
+   * that failed).
+   */
   family?: 0 | 4 | 6;
   /** Numeric source address to bind before connecting. */
   localAddress?: string;
@@ -73,7 +79,15 @@ export interface TraceVerdict {
 }
 
 export interface TraceResult {
-  target: { host: string; address: string | null; family: Family | null; port: number };
+  target: {
+    host: string;
+    /** The address traced: the host itself when numeric, else the first it resolved to; null when it did not. */
+    address: string | null;
+    family: Family | null;
+    port: number;
+    /** Every address the name resolved to (of `family` when given), in resolver order; the first is traced. */
+    addresses: string[];
+  };
   /** Hops from firstHop up to the one that ended the trace (or maxHops). */
   hops: TraceHop[];
   verdict: TraceVerdict;
@@ -329,6 +343,7 @@ async function traceValid(host: string, port: number, s: TraceSettings): Promise
   const started = now();
   let address: string;
   let family: 4 | 6;
+  let addresses: string[];
   let dnsMs = 0;
   const wanted = s.family !== 0 ? s.family : s.local?.family ?? 0;
   const literal = literalFamily(host);
@@ -336,13 +351,14 @@ async function traceValid(host: string, port: number, s: TraceSettings): Promise
     if (wanted !== 0 && literal !== wanted) throw new RangeError(`${host} is an IPv${literal} address but only IPv${wanted} was asked for`);
     address = host;
     family = literal;
+    addresses = [host];
   } else {
     const found = await lookup(host, wanted, s.timeout, s.signal);
     dnsMs = now() - started;
     if (!found.ok) {
       const reason = dnsReason(found.code);
       return {
-        target: { host, address: null, family: null, port },
+        target: { host, address: null, family: null, port, addresses: [] },
         hops: [],
         verdict: { kind: 'failed', hop: 0, from: null, fromHop: null, reason, words: `${host} did not resolve (${found.code})` },
         dnsMs: round(dnsMs),
@@ -352,13 +368,14 @@ async function traceValid(host: string, port: number, s: TraceSettings): Promise
     const first = found.addresses[0] as { address: string; family: number };
     address = first.address;
     family = first.family === 6 ? 6 : 4;
+    addresses = found.addresses.map((a) => a.address);
   }
   const remaining = Math.max(1, s.timeout - (now() - started));
   const target: AttemptTarget = { address, family, port };
   const raw = await new Promise<Hop[]>((resolve, reject) => new Tracer(target, s, remaining, resolve, reject).run());
   const hops = raw.map(hopOf);
   return {
-    target: { host, address, family, port },
+    target: { host, address, family, port, addresses },
     hops,
     verdict: verdictOf(hops, { address, port }),
     dnsMs: round(dnsMs),

@@ -112,6 +112,9 @@ function hopLine(h: TraceHop, paint: Paint): string {
 export function traceLines(t: TraceResult, paint: Paint, maxHops: number): string {
   const target = t.target.address === null || t.target.address === t.target.host ? t.target.host : `${t.target.host} (${t.target.address})`;
   let out = `${paint(BOLD, `sockprobe trace ${target} port ${t.target.port}`)}${paint(DIM, `, ${maxHops} hops max`)}\n`;
+  // As traceroute warns: a name with several addresses is traced to the first.
+  if (t.target.addresses.length > 1)
+    out += `${paint(DIM, `${t.target.host} has ${t.target.addresses.length} addresses (${t.target.addresses.join(', ')}): tracing the first; -4, -6 or an address picks another`)}\n`;
   for (const h of t.hops) out += hopLine(h, paint);
   out += `${paint(BOLD, 'verdict:')} ${t.verdict.words}\n`;
   return out;

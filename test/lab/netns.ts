@@ -8,6 +8,7 @@
 //   server  s0 198.18.2.2      2001:db8:2::2
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProbeOptions, ProbeResult, TraceResult } from '../../src';
 import { needs, nftInNetns, sysctl } from '../preconditions';
@@ -90,7 +91,7 @@ function removeNamespaces(names: readonly string[]): void {
 function startReaper(names: readonly string[]): ChildProcess {
   const script =
     'while kill -0 "$0" 2>/dev/null; do sleep 1; done; ' +
-    'for ns in "$@"; do for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done; ip netns del "$ns" 2>/dev/null; done';
+    'for ns in "$@"; do for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p"; done; ip netns del "$ns" 2>/dev/null; rm -rf "/etc/netns/$ns"; done';
   const reaper = spawn('sh', ['-c', script, String(process.pid), ...names], { detached: true, stdio: 'ignore' });
   reaper.unref();
   return reaper;
@@ -202,11 +203,21 @@ abstract class Namespaces {
     }
   }
 
+  /**
+   * The /etc/hosts that commands run with `ip netns exec NS` see: ip bind-mounts
+   * /etc/netns/NS/hosts over /etc/hosts for them. Removed at teardown.
+   */
+  setHosts(ns: string, text: string): void {
+    fs.mkdirSync(path.join('/etc/netns', ns), { recursive: true });
+    fs.writeFileSync(path.join('/etc/netns', ns, 'hosts'), text);
+  }
+
   /** Kills the lab's processes and deletes its namespaces; safe to call more than once. */
   teardown(): void {
     for (const c of children) c.kill('SIGKILL');
     children.clear();
     removeNamespaces(this.namespaces);
+    for (const ns of this.namespaces) fs.rmSync(path.join('/etc/netns', ns), { recursive: true, force: true });
     if (this.reaper?.pid !== undefined && this.reaper.exitCode === null) {
       try {
         process.kill(this.reaper.pid, 'SIGKILL');

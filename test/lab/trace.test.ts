@@ -63,6 +63,7 @@ const path = (t: TraceResult): [number, string | null][] => t.hops.map((h) => [h
 describeLab('trace(): a path of three routers', () => {
   let lab: PathLab;
   let listener: Listener | undefined;
+  let listener6: Listener | undefined;
 
   beforeAll(async () => {
     lab = newPathLab(3);
@@ -82,10 +83,12 @@ describeLab('trace(): a path of three routers', () => {
     );
     lab.nft(r2, rejectRules(lab.serverAddress, lab.serverAddress6));
     listener = await lab.listen('accept', P.open);
+    listener6 = await lab.listen('accept', P.open, lab.serverAddress6);
   });
 
   afterAll(async () => {
     await listener?.close();
+    await listener6?.close();
     lab?.teardown();
   });
 
@@ -167,7 +170,7 @@ describeLab('trace(): a path of three routers', () => {
       [3, lab.hop6(3)],
       [4, lab.serverAddress6],
     ]);
-    expect(open.verdict).toMatchObject({ kind: 'reached', hop: 4 });
+    expect(open.verdict).toMatchObject({ kind: 'reached', hop: 4, reason: 'syn-ack' });
     const rejected = await lab.trace(lab.serverAddress6, P.rejectAt2, { timeout: 3000, maxHops: 10 });
     expect(rejected.verdict).toMatchObject({ kind: 'rejected', hop: 3, from: lab.hop6(2), fromHop: 2, reason: 'admin-prohibited' });
     expect(rejected.verdict.result).toMatchObject({ icmp: { type: 1, code: 1 } });
@@ -198,6 +201,25 @@ describeLab('trace(): a path of three routers', () => {
     } finally {
       lab.exec(r2, 'nft', ['delete', 'table', 'ip', 'silent']);
     }
+  });
+
+  test('a name with an IPv4 and an IPv6 address: the first is traced, every one listed; -4 / -6 pick; the CLI says so', async () => {
+    lab.setHosts(lab.client, `${lab.serverAddress} server.lab\n${lab.serverAddress6} server.lab\n`);
+    const both = await lab.trace('server.lab', P.open, { timeout: 3000, maxHops: 8 });
+    expect([...both.target.addresses].sort()).toEqual([lab.serverAddress, lab.serverAddress6].sort());
+    expect(both.target.address).toBe(both.target.addresses[0]);
+    expect(both.verdict).toMatchObject({ kind: 'reached', hop: 4, from: both.target.address });
+    const v4 = await lab.trace('server.lab', P.open, { timeout: 3000, maxHops: 8, family: 4 });
+    expect(v4.target).toMatchObject({ address: lab.serverAddress, family: 4, addresses: [lab.serverAddress] });
+    expect(path(v4)[1]).toEqual([2, lab.hop(2)]);
+    const v6 = await lab.trace('server.lab', P.open, { timeout: 3000, maxHops: 8, family: 6 });
+    expect(v6.target).toMatchObject({ address: lab.serverAddress6, family: 6, addresses: [lab.serverAddress6] });
+    expect(path(v6)[1]).toEqual([2, lab.hop6(2)]);
+    const cli = await lab.runInClient(process.execPath, [BIN, 'trace', '-m', '8', `server.lab:${P.open}`]);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout.split('\n')[1]).toBe(
+      `server.lab has 2 addresses (${both.target.addresses.join(', ')}): tracing the first; -4, -6 or an address picks another`,
+    );
   });
 
   test('explain to a port dropped after router 2: probe timeout, the trace names router 2 as the last hop that answered', async () => {
