@@ -62,7 +62,7 @@ describe('trace() on loopback', () => {
     const open = await openListener();
     try {
       const t = await trace('127.0.0.1', open.port);
-      expect(t.target).toEqual({ host: '127.0.0.1', address: '127.0.0.1', family: 4, port: open.port });
+      expect(t.target).toEqual({ host: '127.0.0.1', address: '127.0.0.1', family: 4, port: open.port, addresses: ['127.0.0.1'] });
       expect(t.hops).toHaveLength(1);
       expect(t.hops[0]).toMatchObject({ ttl: 1, from: '127.0.0.1', rttMs: expect.any(Number) });
       expect(t.verdict).toMatchObject({ kind: 'reached', hop: 1, from: '127.0.0.1', reason: 'syn-ack' });
