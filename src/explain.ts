@@ -338,6 +338,18 @@ function hopText(h: TraceHop): string {
   return `${String(h.ttl).padStart(2)}  ${h.from ?? '*'}${h.rttMs === null ? '' : `  ${h.rttMs.toFixed(3)} ms`}`;
 }
 
+/** The hops as lines, the silent hops after the last that answered in one line (` 3-30  *`). */
+function hopLines(hops: readonly TraceHop[]): string[] {
+  let answered = hops.length;
+  while (answered > 0 && hops[answered - 1]?.from === null) answered--;
+  const lines = hops.slice(0, answered).map(hopText);
+  const first = hops[answered];
+  const last = hops[hops.length - 1];
+  if (first !== undefined && last !== undefined)
+    lines.push(first === last ? hopText(first) : `${String(first.ttl).padStart(2)}-${last.ttl}  *  (no answer)`);
+  return lines;
+}
+
 /** The trace step, when some address is worth tracing; undefined otherwise. */
 async function traceStep(r: ProbeResult, options: ExplainOptions | undefined): Promise<TraceStep | undefined> {
   if (options?.trace === false) return undefined;
@@ -363,7 +375,7 @@ async function traceStep(r: ProbeResult, options: ExplainOptions | undefined): P
     ...base,
     verdict: kinds.has('rejected') || kinds.has('dropped') ? 'fail' : kinds.has('failed') ? 'warn' : 'pass',
     summary: traces.map((t) => (several ? `${t.target.address ?? '?'}: ${t.verdict.words}` : t.verdict.words)).join('; '),
-    details: traces.flatMap((t) => [...(several ? [`to ${t.target.address ?? '?'}:`] : []), ...t.hops.map(hopText)]),
+    details: traces.flatMap((t) => [...(several ? [`to ${t.target.address ?? '?'}:`] : []), ...hopLines(t.hops)]),
     traces,
   };
 }

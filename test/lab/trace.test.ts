@@ -238,6 +238,8 @@ describeLab('trace(): a path of three routers', () => {
     const text = await lab.runInClient(process.execPath, [BIN, 'explain', '--timeout', '1500', `${lab.serverAddress}:${P.dropAfter2}`]);
     expect(text.stdout).toMatch(new RegExp(`^✗ trace +nothing answered beyond hop 2 \\(${lab.hop(2).replace(/\./g, '\\.')}\\): dropped after it$`, 'm'));
     expect(text.stdout).toMatch(new RegExp(`^ +2  ${lab.hop(2).replace(/\./g, '\\.')}  \\d+\\.\\d{3} ms$`, 'm'));
+    // The silent hops after router 2, up to the 30th, in one line.
+    expect(text.stdout).toMatch(/^ + 3-30 {2}\* {2}\(no answer\)$/m);
     expect(text.stdout).toContain(`The trace places it: the SYNs die after hop 2 (${lab.hop(2)})`);
   });
 
