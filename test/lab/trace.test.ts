@@ -1,8 +1,10 @@
 // trace() through a path of three routers (PathLab in netns.ts): every router
-// named by its time-exceeded, then the target; a drop, an ICMP reject and a
-// router that sends no time-exceeded, each placed at router 2; the command
-// line; and, when Debian's traceroute is installed, the same hops as
-// `traceroute -T`.
+// named by its time-exceeded, then the target; a drop, a reject with every
+// ICMP code nftables can send (trace() and probe() agree) and a router that
+// sends no time-exceeded, each placed at router 2; a name with two addresses;
+// explain() tracing a timeout and a rejection and naming the hop; the
+// command line; and, when Debian's traceroute is installed, the same hops as
+// `traceroute -T` (IPv4 and IPv6). Rate limiting: trace-ratelimit.test.ts.
 import { join } from 'node:path';
 import { BIN } from '../cli-run';
 import { needs, tool } from '../preconditions';
@@ -301,6 +303,21 @@ describeLab('trace(): a path of three routers', () => {
     expect(rejected.code).toBe(1);
     const t = JSON.parse(rejected.stdout) as TraceResult;
     expect(t.verdict).toMatchObject({ kind: 'rejected', hop: 3, from: lab.hop(2), fromHop: 2, reason: 'admin-prohibited' });
+    expect(t.verdict.result).toMatchObject({ status: 'blocked', from: lab.hop(2), icmp: { type: 3, code: 13 } });
+
+    // A port dropped after router 2: router 2 is the last hop that answered.
+    const dropped = await lab.runInClient(process.execPath, [BIN, 'trace', '--json', '-m', '6', '-t', '1200', `${lab.serverAddress}:${P.dropAfter2}`]);
+    expect(dropped.code).toBe(1);
+    const d = JSON.parse(dropped.stdout) as TraceResult;
+    expect(d.verdict).toMatchObject({ kind: 'dropped', hop: 2, from: lab.hop(2), reason: 'silence' });
+    expect(path(d)).toEqual([
+      [1, lab.hop(1)],
+      [2, lab.hop(2)],
+      [3, null],
+      [4, null],
+      [5, null],
+      [6, null],
+    ]);
 
     const closed = await lab.runInClient(process.execPath, [BIN, 'trace', '-q', `${lab.serverAddress}:${P.closed}`]);
     expect(closed.code).toBe(1);
@@ -324,6 +341,7 @@ describeLab('trace() and traceroute -T agree', () => {
       `table inet lab {
   chain forward_filter {
     type filter hook forward priority 0; policy accept;
+    tcp dport ${P.dropAfter2} drop
     meta nfproto ipv4 tcp dport ${P.rejectAt2} reject with icmp type admin-prohibited
     meta nfproto ipv6 tcp dport ${P.rejectAt2} reject with icmpv6 type admin-prohibited
   }
@@ -357,6 +375,12 @@ describeLab('trace() and traceroute -T agree', () => {
     const ours = await lab.trace(lab.serverAddress, P.rejectAt2, { timeout: 3000, maxHops: 8 });
     expect(ours.verdict.kind).toBe('rejected');
     expect(path(ours)).toEqual(await traceroute(P.rejectAt2));
+  });
+
+  gate.test('a drop after router 2 (traceroute: * from hop 3 on): the same hops', async () => {
+    const ours = await lab.trace(lab.serverAddress, P.dropAfter2, { timeout: 1500, maxHops: 8 });
+    expect(ours.verdict).toMatchObject({ kind: 'dropped', hop: 2, from: lab.hop(2) });
+    expect(path(ours)).toEqual(await traceroute(P.dropAfter2));
   });
 
   gate.test('to an open port through three routers: the same addresses hop by hop', async () => {
