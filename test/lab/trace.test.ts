@@ -62,6 +62,10 @@ ${rules.join('\n')}
 /** [ttl, from] of every hop: what traceroute would print. */
 const path = (t: TraceResult): [number, string | null][] => t.hops.map((h) => [h.ttl, h.from]);
 
+/** The path of a port dropped after router 2, up to hop `max`: routers 1 and 2, then silence. */
+const droppedAfter2 = (lab: PathLab, max: number): [number, string | null][] =>
+  Array.from({ length: max }, (_, i): [number, string | null] => [i + 1, i < 2 ? lab.hop(i + 1) : null]);
+
 describeLab('trace(): a path of three routers', () => {
   let lab: PathLab;
   let listener: Listener | undefined;
@@ -140,14 +144,7 @@ describeLab('trace(): a path of three routers', () => {
 
   test('a drop after router 2: router 2 is the last hop that answered', async () => {
     const t = await lab.trace(lab.serverAddress, P.dropAfter2, { timeout: 1200, maxHops: 6 });
-    expect(path(t)).toEqual([
-      [1, lab.hop(1)],
-      [2, lab.hop(2)],
-      [3, null],
-      [4, null],
-      [5, null],
-      [6, null],
-    ]);
+    expect(path(t)).toEqual(droppedAfter2(lab, 6));
     for (const h of t.hops.slice(2)) expect(h.tries.map((r) => r.status)).toEqual(['timeout', 'timeout']);
     expect(t.verdict).toMatchObject({ kind: 'dropped', hop: 2, from: lab.hop(2), fromHop: 2, reason: 'silence' });
     expect(t.elapsedMs).toBeLessThan(1200 + 500);
@@ -310,14 +307,7 @@ describeLab('trace(): a path of three routers', () => {
     expect(dropped.code).toBe(1);
     const d = JSON.parse(dropped.stdout) as TraceResult;
     expect(d.verdict).toMatchObject({ kind: 'dropped', hop: 2, from: lab.hop(2), reason: 'silence' });
-    expect(path(d)).toEqual([
-      [1, lab.hop(1)],
-      [2, lab.hop(2)],
-      [3, null],
-      [4, null],
-      [5, null],
-      [6, null],
-    ]);
+    expect(path(d)).toEqual(droppedAfter2(lab, 6));
 
     const closed = await lab.runInClient(process.execPath, [BIN, 'trace', '-q', `${lab.serverAddress}:${P.closed}`]);
     expect(closed.code).toBe(1);
