@@ -390,11 +390,15 @@ function placeOnPath(cause: Cause, step: TraceStep | undefined, r: ProbeResult):
   const port = t.target.port;
   switch (v.kind) {
     case 'dropped':
-      if (v.from === null)
+      if (v.from === null) {
+        const onLink = r.status === 'timeout' && r.neighbour?.gateway === false;
         return {
           ...cause,
-          text: `${cause.text}. A trace got no answer from any hop: the SYNs are dropped before the first router, or no router on the path sends time-exceeded`,
+          text: onLink
+            ? `${cause.text}. The target is on this machine's link (no router between): it, or a filter on it, drops the SYNs`
+            : `${cause.text}. A trace got no answer from any hop: the SYNs are dropped before the first router, or no router on the path sends time-exceeded`,
         };
+      }
       return {
         ...cause,
         text: `${cause.text}. The trace places it: the SYNs die after hop ${v.hop} (${v.from}), the last hop that answered: a filter between it and the next hop, or the target itself, drops them`,

@@ -242,6 +242,22 @@ describeLab('trace(): a path of three routers', () => {
     expect(text.stdout).toContain(`The trace places it: the SYNs die after hop 2 (${lab.hop(2)})`);
   });
 
+  test('explain to a port dropped by a host on the client\'s own link: no hop answers, the cause says nothing lies between', async () => {
+    const r1 = lab.routers[0] as string;
+    lab.nft(r1, `table inet own {\n  chain input_filter {\n    type filter hook input priority 0; policy accept;\n    tcp dport ${P.dropAfter2} drop\n  }\n}\n`);
+    try {
+      const run = await lab.runInClient(process.execPath, [BIN, 'explain', '--json', '--timeout', '1000', `${lab.hop(1)}:${P.dropAfter2}`]);
+      const d = JSON.parse(run.stdout) as Diagnosis;
+      expect(d.status).toBe('timeout');
+      const step = d.steps.find((x): x is TraceStep => x.step === 'trace');
+      expect(step?.traces[0]?.verdict).toMatchObject({ kind: 'dropped', hop: 0, from: null });
+      expect(d.cause.text).toContain("The target is on this machine's link (no router between): it, or a filter on it, drops the SYNs");
+      expect(d.cause.hop).toBeUndefined();
+    } finally {
+      lab.exec(r1, 'nft', ['delete', 'table', 'inet', 'own']);
+    }
+  });
+
   test.each([
     ['IPv4', 4, 3, 13],
     ['IPv6', 6, 1, 1],
