@@ -62,6 +62,9 @@ void Gather(int fd, int family, Outcome* out, const TcpInfo* tcpRead, bool icmpR
 }
 
 // The same destination address (the port aside): its next hop is the same.
+// Not quite under policy routing by source or mark: probes to one host from
+// different source addresses whose deadlines fall in one sweep share the
+// first one's read (ReadNextHopNeighbour looks up the route as its socket).
 bool SameHost(const Target& a, const Target& b) {
   if (a.family != b.family) return false;
   if (a.family == AF_INET) {
