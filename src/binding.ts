@@ -173,17 +173,11 @@ export const FLAG_KEEP = 4;
 /** Family argument of start(): 0 is a Unix domain socket path. */
 export type RawFamily = 0 | 4 | 6;
 
-/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags, and optionally ttl (the SYNs' hop limit, 0 = system default). */
-export type StartArgs = [
-  id: number,
-  family: RawFamily,
-  address: string,
-  port: number,
-  localAddress: string | null,
-  timeoutMs: number,
-  flags: number,
-  ttl?: number,
-];
+/** A connect's arguments: family, address, port, localAddress, timeoutMs, flags, and optionally ttl (the SYNs' hop limit, 0 = system default). */
+export type ConnectArgs = [family: RawFamily, address: string, port: number, localAddress: string | null, timeoutMs: number, flags: number, ttl?: number];
+
+/** start()'s arguments: the probe's id, then the connect's (ConnectArgs). */
+export type StartArgs = [id: number, ...ConnectArgs];
 
 export interface NativeBinding {
   /**

@@ -4,7 +4,7 @@ import { attach, native, release, reserve, start, unregister, type RawFamily, ty
 import type { Connector, Pending } from './engine';
 
 export const nativeConnector: Connector = {
-  start(p: Pending, family: RawFamily, address: string, port: number, localAddress: string | null, timeoutMs: number, flags: number, ttl: number): RawOutcome | undefined {
+  start(p: Pending, family: RawFamily, address: string, port: number, localAddress: string | null, timeoutMs: number, flags: number, ttl = 0): RawOutcome | undefined {
     const id = reserve();
     let raw: RawOutcome | undefined;
     try {

@@ -124,7 +124,7 @@ class NodeConnect {
 }
 
 export const nodeConnector: Connector = {
-  start(p: Pending, family: RawFamily, address: string, port: number, localAddress: string | null, timeoutMs: number, flags: number, ttl: number): RawOutcome | undefined {
+  start(p: Pending, family: RawFamily, address: string, port: number, localAddress: string | null, timeoutMs: number, flags: number, ttl = 0): RawOutcome | undefined {
     if (ttl !== 0)
       throw new Error('sockprobe: trace() needs the native engine: net.Socket cannot set the hop limit (IP_TTL) of its SYNs');
     noticeOnce();

@@ -4,7 +4,7 @@
 // none does, or when SOCKPROBE_ENGINE=node chooses it. Attempts (src/attempt.ts)
 // reach either through the one Connector chosen here, and both report the same
 // RawOutcome to the same classify(): one vocabulary, fewer facts without the addon.
-import type { Completion, RawFamily, RawOutcome } from './binding';
+import type { Completion, ConnectArgs, RawOutcome } from './binding';
 import { native, nativeLoad } from './binding';
 import { nativeConnector } from './engine-native';
 import { nodeConnector } from './engine-node';
@@ -66,16 +66,7 @@ export interface Connector {
    * unless cancel(p) came first. Throws for sockprobe's own faults only.
    * FLAG_KEEP: a connected socket is handed over in the outcome (`fd` or `socket`).
    */
-  start(
-    p: Pending,
-    family: RawFamily,
-    address: string,
-    port: number,
-    localAddress: string | null,
-    timeoutMs: number,
-    flags: number,
-    ttl: number,
-  ): RawOutcome | undefined;
+  start(p: Pending, ...args: ConnectArgs): RawOutcome | undefined;
   /** Stops an attempt in flight and closes its socket at once; nothing is reported. */
   cancel(p: Pending): void;
 }
