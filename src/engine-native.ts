@@ -28,4 +28,8 @@ export const nativeConnector: Connector = {
     native.cancel(id);
     unregister(id);
   },
+
+  inFlight(): number {
+    return native.inFlight();
+  },
 };

@@ -14,6 +14,8 @@ import type { Connector, Pending } from './engine';
 const ERRNO = os.constants.errno as Readonly<Record<string, number | undefined>>;
 
 let noticed = false;
+/** NodeConnects started and not yet detached. */
+let pendingCount = 0;
 
 /**
  * The loader's message, once per process on first use, when the node engine
@@ -28,7 +30,7 @@ function noticeOnce(): void {
   const going = [
     'sockprobe goes on with its pure-JavaScript engine (net.Socket): open, refused, unreachable, timeout and local',
     'errors are told as Node reports them, but results carry no TCP_INFO, ICMP sender or neighbour entry, a',
-    "firewall's ICMP rejection reads as unreachable, and trace() and inspect() need the native engine.",
+    "firewall's ICMP rejection reads as unreachable or refused, and trace() and inspect() need the native engine.",
   ];
   lines.splice(ways < 0 ? lines.length : ways, 0, ...going);
   lines.push('Set SOCKPROBE_ENGINE=node to choose the pure-JavaScript engine without this message.');
@@ -42,6 +44,7 @@ const ns = (from: number): number => Math.round((performance.now() - from) * 1e6
 class NodeConnect {
   private readonly started = performance.now();
   private readonly timer: NodeJS.Timeout;
+  private deadline: NodeJS.Immediate | undefined;
   private readonly socket: net.Socket;
 
   constructor(
@@ -56,11 +59,14 @@ class NodeConnect {
     this.socket.on('connect', this.onConnect);
     this.socket.on('error', this.onError);
     this.timer = setTimeout(this.onTimeout, timeoutMs);
+    pendingCount++;
   }
 
   /** Stops listening, keeps a late 'error' from becoming uncaught, and stops the deadline. */
   private detach(): net.Socket {
+    pendingCount--;
     clearTimeout(this.timer);
+    if (this.deadline !== undefined) clearImmediate(this.deadline);
     const s = this.socket;
     s.removeListener('connect', this.onConnect);
     s.removeListener('error', this.onError);
@@ -100,7 +106,9 @@ class NodeConnect {
       this.pending.crashed(error);
       return;
     }
-    const stage: RawStage = error.syscall === 'bind' ? 'bind' : 'connect';
+    // libuv makes the socket inside connect() or bind(): EMFILE and ENFILE
+    // come from socket() (connect() and bind() never say them).
+    const stage: RawStage = code === 'EMFILE' || code === 'ENFILE' ? 'socket' : error.syscall === 'bind' ? 'bind' : 'connect';
     this.pending.done({
       errno: ERRNO[code] ?? (typeof error.errno === 'number' ? Math.abs(error.errno) : 0),
       code,
@@ -112,7 +120,18 @@ class NodeConnect {
     });
   };
 
+  /**
+   * The deadline's timer runs before the loop polls for I/O: an answer that
+   * came while the loop was busy past the deadline has not been read yet.
+   * The verdict waits for the check phase, after this turn's poll, so such an
+   * answer wins, as it does with the native engine.
+   */
   private readonly onTimeout = (): void => {
+    this.deadline = setImmediate(this.onDeadline);
+  };
+
+  private readonly onDeadline = (): void => {
+    this.deadline = undefined;
     // Still connecting: close() drops the half-open socket (resetAndDestroy() would wait for a connect).
     this.detach().destroy();
     this.pending.done({ errno: 0, stage: 'timeout', elapsedNs: ns(this.started), connectNs: 0, localAddress: '', localPort: 0 });
@@ -136,5 +155,9 @@ export const nodeConnector: Connector = {
 
   cancel(p: Pending): void {
     (p.handle as NodeConnect).cancel();
+  },
+
+  inFlight(): number {
+    return pendingCount;
   },
 };

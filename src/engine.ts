@@ -69,6 +69,8 @@ export interface Connector {
   start(p: Pending, ...args: ConnectArgs): RawOutcome | undefined;
   /** Stops an attempt in flight and closes its socket at once; nothing is reported. */
   cancel(p: Pending): void;
+  /** Connects in flight in this environment (the tests' leak checks). */
+  inFlight(): number;
 }
 
 /** The facts the addon reports on Linux, for binaries that do not list theirs (no `capabilities`). */
@@ -115,3 +117,8 @@ export function engineCan(fact: EngineFact): boolean {
 
 /** The connector every attempt uses. */
 export const connector: Connector = nativeLoad.ok ? nativeConnector : nodeConnector;
+
+/** Connects in flight, whichever engine runs them (for tests and leak checks; not exported by the package). */
+export function inFlight(): number {
+  return connector.inFlight();
+}

@@ -4,7 +4,7 @@
 // line; and, when Debian's traceroute is installed, the same hops as
 // `traceroute -T`.
 import { BIN } from '../cli-run';
-import { needs, tool } from '../preconditions';
+import { engineCan, needs, tool } from '../preconditions';
 import { describeLab, newPathLab, type Listener, type PathLab } from './netns';
 import type { TraceResult } from '../../src';
 
@@ -162,7 +162,7 @@ describeLab('trace(): a path of three routers', () => {
     expect(closed.code).toBe(1);
     expect(closed.stdout).toBe('');
   });
-});
+}, engineCan('ttl'));
 
 // Debian's traceroute (root: raw sockets) on the same lab: the same hops.
 describeLab('trace() and traceroute -T agree', () => {
@@ -215,4 +215,4 @@ describeLab('trace() and traceroute -T agree', () => {
     expect(ours.verdict.kind).toBe('reached');
     expect(path(ours)).toEqual(await traceroute(P.open));
   });
-});
+}, engineCan('ttl'));
