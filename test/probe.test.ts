@@ -288,7 +288,10 @@ describe('resources', () => {
     const l = await openListener();
     const closed = await closedPort();
     const results = await Promise.all(
-      Array.from({ length: 3000 }, (_v, i) => probe('127.0.0.1', i % 2 === 0 ? l.port : closed, { timeout: 5000 })),
+      // 1,500 connects at once overflow the listener's accept queue (511): the rest wait for
+      // SYN retransmissions (1 s, 3 s, 7 s) while this same process accepts. With the node
+      // engine (a net.Socket per probe) on a loaded machine that takes longer than 5 s.
+      Array.from({ length: 3000 }, (_v, i) => probe('127.0.0.1', i % 2 === 0 ? l.port : closed, { timeout: 15_000 })),
     );
     const counts = results.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
     expect(counts).toEqual({ open: 1500, refused: 1500 });
