@@ -337,6 +337,8 @@ function chooseBackend(loaded: NativeBinding, file: string): void {
     if (loaded.backend === requested) return;
     throw new Error(`sockprobe: SOCKPROBE_ENGINE=${requested}, but the native binary ${file} has only the ${loaded.backend} backend`);
   }
+  // Already switched (this file loaded again in the same environment, as a test runner does).
+  if (loaded.backend === requested) return;
   const compiled = loaded.backends ?? [loaded.backend];
   if (!compiled.includes(requested))
     throw new Error(`sockprobe: SOCKPROBE_ENGINE=${requested}, but the native binary ${file} was built with ${compiled.join(', ')} only`);

@@ -5,7 +5,7 @@
 // reach either through the one Connector chosen here, and both report the same
 // RawOutcome to the same classify(): one vocabulary, fewer facts without the addon.
 import type { Completion, ConnectArgs, RawOutcome } from './binding';
-import { native, nativeLoad } from './binding';
+import { native, nativeLoad, requested } from './binding';
 import { nativeConnector } from './engine-native';
 import { nodeConnector } from './engine-node';
 
@@ -91,7 +91,8 @@ function describeEngine(): EngineInfo {
   }
   const facts = (native.capabilities ?? LINUX_FACTS) as readonly EngineFact[];
   return Object.freeze({
-    name: native.backend === 'uv' ? 'uv' : 'epoll',
+    // The backend SOCKPROBE_ENGINE switched to (binding.ts checked it exists), else the binary's default.
+    name: requested === 'epoll' || requested === 'uv' ? requested : native.backend === 'uv' ? 'uv' : 'epoll',
     native: true,
     ...base,
     facts: Object.freeze([...facts]),
