@@ -373,7 +373,8 @@ export async function main(signal: AbortSignal): Promise<number> {
   const options: ProbeOptions = { timeout: 100, signal };
   try {
     const r = await probe('127.0.0.1', 1, options);
-    if (isOpen(r)) return r.sndbuf;
+    // Absent where the engine cannot read it (engine().facts): number | undefined.
+    if (isOpen(r)) return r.sndbuf ?? -2;
     // @ts-expect-error sndbuf exists only on open results.
     return r.sndbuf;
   } catch (e) {
