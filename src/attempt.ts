@@ -3,17 +3,20 @@
 // and explain) all start attempts here, and build their results with
 // buildResult(): one path, one result shape.
 //
-// The native engine runs the connect. A plain attempt ends there: the addon
-// closes the socket and reports facts, and no net.Socket is ever made. An
-// attempt with a check (settle today; TLS and protocol checks build on the
-// same seam) asks the addon to keep the connected socket: its descriptor comes
-// back in the outcome, is wrapped in a net.Socket, and the check runs in
-// Node's own streams. The socket has exactly one owner at every moment: the
-// addon until the outcome is claimed, then this attempt, which closes it
-// exactly once (after the check, on cancel, or when anything throws).
+// An engine (src/engine.ts: the native one, or the node one without the
+// addon) runs the connect. A plain attempt ends there: the engine closes the
+// socket and reports facts, and with the native engine no net.Socket is ever
+// made. An attempt with a check (settle today; TLS and protocol checks build on
+// the same seam) asks the engine to keep the connected socket: the addon's
+// descriptor comes back in the outcome and is wrapped in a net.Socket (the node
+// engine hands over its net.Socket as it is), and the check runs in Node's own
+// streams. The socket has exactly one owner at every moment: the engine until
+// the outcome is claimed, then this attempt, which closes it exactly once
+// (after the check, on cancel, or when anything throws).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { FLAG_GRACEFUL, FLAG_KEEP, attach, native, release, reserve, start, unregister, type Completion, type RawOutcome } from './binding';
+import { FLAG_GRACEFUL, FLAG_KEEP, type RawOutcome } from './binding';
+import { connector, type Pending } from './engine';
 import { classify, mostTelling, type AttemptTarget } from './classify';
 import type { AddressResult, Family, ProbeResult } from './types';
 
@@ -56,8 +59,9 @@ const round = (value: number): number => Math.round(value * 1000) / 1000;
  * result when it is known at once (nothing else is called then); otherwise
  * exactly one of finish() or fail() is called later, unless cancel() came first.
  */
-export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
-  id = -1;
+export abstract class Attempt implements AttemptTarget, Pending, CheckRun {
+  /** The engine's state while connecting (see Pending). */
+  handle: unknown = undefined;
   private phase: Phase = Phase.Idle;
   /** Only for an attempt with a check (the fast path keeps none of this). */
   private kept: Kept | undefined;
@@ -78,18 +82,10 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
    * `ttl`: the SYNs' hop limit (trace()), 0 for the system default.
    */
   start(s: Settings, timeout: number, ttl = 0): AddressResult | undefined {
-    const id = reserve();
     const check = s.check;
-    let raw: RawOutcome | undefined;
-    try {
-      raw = start(id, this.family === 'unix' ? 0 : this.family, this.address, this.port ?? 0, s.local?.address ?? null, timeout, check === undefined ? s.flags : s.flags | FLAG_KEEP, ttl);
-    } catch (error) {
-      release(id);
-      throw error;
-    }
+    const raw = connector.start(this, this.family === 'unix' ? 0 : this.family, this.address, this.port ?? 0, s.local?.address ?? null, timeout, check === undefined ? s.flags : s.flags | FLAG_KEEP, ttl);
     if (raw !== undefined) {
-      release(id);
-      if (raw.fd === undefined) return classify(raw, this);
+      if (raw.fd === undefined && raw.socket === undefined) return classify(raw, this);
       // Connected inside start() with a check to run: the check starts on a
       // microtask, so whatever it reports (even at once, or a throw) reaches a
       // caller that has finished setting up after start() returned.
@@ -101,16 +97,14 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
       return undefined;
     }
     if (check !== undefined) this.kept = { check, raw: undefined, sock: undefined, graceful: (s.flags & FLAG_GRACEFUL) !== 0 };
-    this.id = id;
     this.phase = Phase.Connecting;
-    attach(id, this);
     return undefined;
   }
 
-  /** The addon's outcome (Completion). */
+  /** The engine's outcome (Completion). */
   done(raw: RawOutcome): void {
-    this.id = -1;
-    if (raw.fd !== undefined) {
+    this.handle = undefined;
+    if (raw.fd !== undefined || raw.socket !== undefined) {
       this.runCheck(raw);
       return;
     }
@@ -118,17 +112,24 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
     this.finished(classify(raw, this));
   }
 
+  /** The engine could not go on (Pending): the attempt fails with its error. */
+  crashed(error: unknown): void {
+    this.handle = undefined;
+    if (this.phase !== Phase.Connecting) return;
+    this.phase = Phase.Done;
+    this.failed(error);
+  }
+
   /** Stops the attempt and closes its socket at once; nothing is reported. Idempotent. */
   cancel(): void {
     if (this.phase === Phase.Connecting) {
-      native.cancel(this.id);
-      unregister(this.id);
-      this.id = -1;
+      connector.cancel(this);
     } else if (this.phase === Phase.Checking) {
-      // Cancelled before the check began (the microtask above): the
-      // descriptor is not wrapped yet, and this attempt closes it as it is.
-      const fd = this.kept?.sock === undefined ? this.kept?.raw?.fd : undefined;
-      if (fd !== undefined) fs.closeSync(fd);
+      // Cancelled before the check began (the microtask above): the socket
+      // is not wrapped yet, and this attempt closes it as it is.
+      const raw = this.kept?.sock === undefined ? this.kept?.raw : undefined;
+      if (raw?.fd !== undefined) fs.closeSync(raw.fd);
+      else raw?.socket?.destroy();
       this.closeSocket();
     }
     this.phase = Phase.Done;
@@ -158,22 +159,28 @@ export abstract class Attempt implements AttemptTarget, Completion, CheckRun {
     this.failed(error);
   }
 
-  /** The addon handed over a connected socket: this attempt owns it from here. */
+  /** The engine handed over a connected socket: this attempt owns it from here. */
   private runCheck(raw: RawOutcome): void {
-    const fd = raw.fd as number;
     const kept = this.kept as Kept;
     this.phase = Phase.Checking;
     kept.raw = raw;
-    delete raw.fd; // owned by the socket from here: cancel() must not close the number again
     let sock: net.Socket;
-    try {
-      // Unix: guessHandleType makes a Pipe for AF_UNIX, a TCP handle otherwise.
-      sock = new net.Socket({ fd, readable: true, writable: true });
-    } catch (error) {
-      fs.closeSync(fd);
-      this.phase = Phase.Done;
-      this.failed(error);
-      return;
+    if (raw.socket !== undefined) {
+      // The node engine's own net.Socket: nothing to wrap.
+      sock = raw.socket;
+      delete raw.socket;
+    } else {
+      const fd = raw.fd as number;
+      delete raw.fd; // owned by the socket from here: cancel() must not close the number again
+      try {
+        // Unix: guessHandleType makes a Pipe for AF_UNIX, a TCP handle otherwise.
+        sock = new net.Socket({ fd, readable: true, writable: true });
+      } catch (error) {
+        fs.closeSync(fd);
+        this.phase = Phase.Done;
+        this.failed(error);
+        return;
+      }
     }
     kept.sock = sock;
     // Errors go to the check's listeners; this one only keeps an unhandled

@@ -1,6 +1,7 @@
 // The one place the native addon is loaded, and the TypeScript shape of its raw
 // surface. Everything the addon returns is a fact from the kernel; meaning is
 // given in classify.ts.
+import type * as net from 'node:net';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 import {
@@ -81,12 +82,19 @@ export interface RawNeighbour {
 export type RawSettle = 'quiet' | 'data' | 'fin' | 'reset';
 
 export interface RawOutcome {
+  /** The errno as the OS gave it (0: none). */
   errno: number;
+  /**
+   * The errno's name ('ECONNREFUSED') when the engine knows it as a name (the
+   * node engine: Node's error.code); otherwise classify() names `errno`.
+   */
+  code?: string;
   stage: RawStage;
   elapsedNs: number;
   connectNs: number;
-  sndbuf: number;
-  rcvbuf: number;
+  /** SO_SNDBUF / SO_RCVBUF; absent where the engine cannot read them (the node engine). */
+  sndbuf?: number;
+  rcvbuf?: number;
   localAddress: string;
   localPort: number;
   icmp?: RawIcmp;
@@ -104,6 +112,11 @@ export interface RawOutcome {
    * holds this outcome owns the descriptor and must close it exactly once.
    */
   fd?: number;
+  /**
+   * The same, from the node engine: the connected net.Socket itself (it
+   * has no descriptor to hand over). Same ownership rule as `fd`.
+   */
+  socket?: net.Socket;
   /** Set by the settle check after the handshake (src/settle.ts), never by the addon. */
   settle?: RawSettle;
   settleErrno?: number;
@@ -160,17 +173,11 @@ export const FLAG_KEEP = 4;
 /** Family argument of start(): 0 is a Unix domain socket path. */
 export type RawFamily = 0 | 4 | 6;
 
-/** start()'s arguments: id, family, address, port, localAddress, timeoutMs, flags, and optionally ttl (the SYNs' hop limit, 0 = system default). */
-export type StartArgs = [
-  id: number,
-  family: RawFamily,
-  address: string,
-  port: number,
-  localAddress: string | null,
-  timeoutMs: number,
-  flags: number,
-  ttl?: number,
-];
+/** A connect's arguments: family, address, port, localAddress, timeoutMs, flags, and optionally ttl (the SYNs' hop limit, 0 = system default). */
+export type ConnectArgs = [family: RawFamily, address: string, port: number, localAddress: string | null, timeoutMs: number, flags: number, ttl?: number];
+
+/** start()'s arguments: the probe's id, then the connect's (ConnectArgs). */
+export type StartArgs = [id: number, ...ConnectArgs];
 
 export interface NativeBinding {
   /**
@@ -196,8 +203,20 @@ export interface NativeBinding {
   /** The record's column names (native/record.h), checked against src/record.ts at load. */
   readonly layout: readonly string[];
   readonly stages: readonly string[];
-  /** The readiness backend in use ('epoll'). */
+  /** The readiness backend in use ('epoll' or 'uv'). */
   readonly backend: string;
+  /** The backends this binary was built with; older binaries: absent (only `backend`). */
+  readonly backends?: readonly string[];
+  /** Switches this environment's engine to a backend of `backends`, before init(). */
+  useBackend?(name: string): void;
+  /**
+   * The OS's errno numbers and their libuv names ('ECONNREFUSED'), e.g.
+   * Windows 10061 -> 'ECONNREFUSED'; older binaries: absent (the table is
+   * then built from os.constants.errno, which is the OS's own on Linux and macOS).
+   */
+  readonly errnoNames?: Readonly<Record<number, string>>;
+  /** The facts this build can report ('tcpInfo', 'icmpQueue', ...); older binaries: absent (the Linux set). */
+  readonly capabilities?: readonly string[];
 }
 
 export { RECORD_WIDTH };
@@ -294,23 +313,86 @@ function checkLayout(loaded: Partial<NativeBinding>, file: string): void {
     );
 }
 
-function load(): { binding: NativeBinding; file: string } {
-  let file: string | undefined;
-  try {
-    file = nodeGypBuild.path(root);
-    const loaded = require(file) as Partial<NativeBinding> & { unsupported?: string };
-    if (typeof loaded.unsupported === 'string') throw new Error(loaded.unsupported);
-    checkLayout(loaded, file);
-    return { binding: loaded as NativeBinding, file };
-  } catch (cause) {
-    throw failure(cause, file);
-  }
+/** SOCKPROBE_ENGINE: which engine was asked for; 'default' when unset (the native one, else the node one). */
+export type EngineRequest = 'default' | 'epoll' | 'uv' | 'node';
+
+function engineRequest(): EngineRequest {
+  const value = process.env.SOCKPROBE_ENGINE;
+  if (value === undefined || value === '') return 'default';
+  if (value === 'epoll' || value === 'uv' || value === 'node') return value;
+  throw new Error(`sockprobe: SOCKPROBE_ENGINE must be epoll, uv or node (or unset for the default), got '${value}'`);
 }
 
-const loaded = load();
+/** What the environment asked for (SOCKPROBE_ENGINE), read once when sockprobe is loaded. */
+export const requested: EngineRequest = engineRequest();
 
-/** Absolute path of the native binary in use (a prebuild or build/Release). */
-export const binaryPath: string = loaded.file;
+/**
+ * A native backend asked for by name (SOCKPROBE_ENGINE=epoll or uv) is
+ * switched to before init(). One the binary was not built with is an error,
+ * not a quiet fallback: a test run meant for that backend must not pass on another.
+ */
+function chooseBackend(loaded: NativeBinding, file: string): void {
+  if (requested !== 'epoll' && requested !== 'uv') return;
+  if (typeof loaded.useBackend !== 'function') {
+    if (loaded.backend === requested) return;
+    throw new Error(`sockprobe: SOCKPROBE_ENGINE=${requested}, but the native binary ${file} has only the ${loaded.backend} backend`);
+  }
+  // Already switched (this file loaded again in the same environment, as a test runner does).
+  if (loaded.backend === requested) return;
+  const compiled = loaded.backends ?? [loaded.backend];
+  if (!compiled.includes(requested))
+    throw new Error(`sockprobe: SOCKPROBE_ENGINE=${requested}, but the native binary ${file} was built with ${compiled.join(', ')} only`);
+  loaded.useBackend(requested);
+}
+
+/** The native addon, loaded, or why not. */
+export type NativeLoad =
+  | { readonly ok: true; readonly binding: NativeBinding; readonly file: string }
+  | {
+      readonly ok: false;
+      /** Why the native engine is not in use, for engine().reason and the first-use message. */
+      readonly error: Error;
+      /** True when SOCKPROBE_ENGINE=node chose the node engine (nothing failed: no message). */
+      readonly chosen: boolean;
+    };
+
+function load(): NativeLoad {
+  if (requested === 'node')
+    return { ok: false, chosen: true, error: new Error('sockprobe: SOCKPROBE_ENGINE=node chose the pure-JavaScript engine; the native binary was not loaded') };
+  let file: string | undefined;
+  let loaded: (Partial<NativeBinding> & { unsupported?: string }) | undefined;
+  try {
+    file = nodeGypBuild.path(root);
+    loaded = require(file) as Partial<NativeBinding> & { unsupported?: string };
+    if (typeof loaded.unsupported === 'string') throw new Error(loaded.unsupported);
+    checkLayout(loaded, file);
+  } catch (cause) {
+    // SOCKPROBE_ENGINE=epoll or uv asked for the native engine: no quiet fallback.
+    if (requested !== 'default') throw failure(cause, file);
+    return { ok: false, chosen: false, error: failure(cause, file) };
+  }
+  chooseBackend(loaded as NativeBinding, file);
+  return { ok: true, binding: loaded as NativeBinding, file };
+}
+
+export const nativeLoad: NativeLoad = load();
+
+/** Absolute path of the native binary in use (a prebuild or build/Release); undefined when none is. */
+export const binaryPath: string | undefined = nativeLoad.ok ? nativeLoad.file : undefined;
+
+/**
+ * Without a native binary, `native` is a stand-in whose every member throws
+ * an Error that says the native engine is not loaded and why: what needs the
+ * kernel's own answers (inspect(), trace()'s hop limits) cannot go on
+ * through net.Socket, and says so instead of crashing on `undefined`.
+ */
+function unloaded(error: Error): NativeBinding {
+  return new Proxy({} as NativeBinding, {
+    get(_target, member): never {
+      throw new Error(`sockprobe: ${String(member)}() needs the native engine, which is not loaded: ${error.message.split('\n')[0] ?? ''}`, { cause: error });
+    },
+  });
+}
 
 /**
  * What a completion is handed to: a function, or an object with done(). The
@@ -344,7 +426,7 @@ interface Router {
 
 const kRouter = Symbol.for('sockprobe.router.v5');
 
-export const native: NativeBinding = loaded.binding;
+export const native: NativeBinding = nativeLoad.ok ? nativeLoad.binding : unloaded(nativeLoad.error);
 
 function router(): Router {
   const holder = native as NativeBinding & { [kRouter]?: Router };
@@ -394,9 +476,10 @@ function router(): Router {
   return r;
 }
 
-const shared = router();
+// Without the addon nothing is ever registered: an empty table stands in.
+const shared: Router = nativeLoad.ok ? router() : { handlers: [undefined], free: [], freeLater: [], dispatching: false, records: new Float64Array(RECORD_WIDTH) };
 
-const startRecord = native.startRecord;
+const startRecord = nativeLoad.ok ? native.startRecord : undefined;
 const records = shared.records;
 
 /** The record buffer's last row: startRecord()'s immediate outcomes. */

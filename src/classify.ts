@@ -1,7 +1,9 @@
-// Turns the native layer's raw facts into the result union. The only place
-// where errno values, ICMP types and codes get a meaning.
+// Turns an engine's raw facts into the result union. The only place where
+// errno values, ICMP types and codes get a meaning. Errors are classified by
+// name ('ECONNREFUSED'), not number: the numbers differ per OS (111 on Linux,
+// 61 on macOS, 10061 on Windows), and errnoName() is where they are named.
 import * as os from 'node:os';
-import type { RawOutcome, RawIcmp, RawNeighbour, RawStage, RawTcpInfo } from './binding';
+import { nativeLoad, type RawOutcome, type RawIcmp, type RawNeighbour, type RawStage, type RawTcpInfo } from './binding';
 import type {
   AddressResult,
   BlockedReason,
@@ -21,7 +23,18 @@ import type {
 } from './types';
 import { TCP_STATE } from './tcp-states';
 
+/**
+ * errno number -> name. The addon's table first (the OS's numbers as libuv
+ * names them: Windows' 10061 is 'ECONNREFUSED'), then os.constants.errno,
+ * which is the OS's own numbering on Linux and macOS and what the node engine
+ * and the settle check give numbers from. A binary without the table leaves
+ * os.constants.errno alone.
+ */
 const errnoNames = new Map<number, string>();
+const nativeNames = nativeLoad.ok ? nativeLoad.binding.errnoNames : undefined;
+if (nativeNames !== undefined) {
+  for (const [value, name] of Object.entries(nativeNames)) errnoNames.set(Number(value), name);
+}
 for (const [name, value] of Object.entries(os.constants.errno)) {
   // First name wins: EAGAIN before EWOULDBLOCK, EDEADLK before EDEADLOCK.
   if (!errnoNames.has(value)) errnoNames.set(value, name);
@@ -43,6 +56,7 @@ const LINUX_ONLY_ERRNOS: readonly [number, string][] = [
 if (process.platform === 'linux') for (const [value, name] of LINUX_ONLY_ERRNOS) if (!errnoNames.has(value)) errnoNames.set(value, name);
 const E = os.constants.errno;
 
+/** The name of an errno as the OS (or the engine) gave it: 'ECONNREFUSED'; `E<n>` when it has none. */
 export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `E${errno}`;
 }
@@ -201,12 +215,12 @@ const stageWords: Record<Exclude<RawStage, 'timeout'>, LocalErrorStage> = {
   connected: 'handshake',
 };
 
-function localReason(errno: number, stage: RawStage): LocalErrorReason {
+function localReason(code: string, stage: RawStage): LocalErrorReason {
   if (stage === 'address') return 'bad-address';
-  if (errno === E.EMFILE || errno === E.ENFILE) return 'no-descriptors';
-  if (errno === E.ENOBUFS || errno === E.ENOMEM) return 'no-memory';
-  if (stage === 'bind') return errno === E.EADDRNOTAVAIL ? 'bad-local-address' : 'local-error';
-  if (errno === E.EADDRNOTAVAIL || errno === E.EADDRINUSE) return 'no-ports';
+  if (code === 'EMFILE' || code === 'ENFILE') return 'no-descriptors';
+  if (code === 'ENOBUFS' || code === 'ENOMEM') return 'no-memory';
+  if (stage === 'bind') return code === 'EADDRNOTAVAIL' ? 'bad-local-address' : 'local-error';
+  if (code === 'EADDRNOTAVAIL' || code === 'EADDRINUSE') return 'no-ports';
   return 'local-error';
 }
 
@@ -223,6 +237,7 @@ function failed<R extends Failed>(
   status: R['status'],
   reason: R['reason'],
   errno: number,
+  code: string,
   target: AttemptTarget,
   elapsedMs: number,
   tcp: TcpDetail | undefined,
@@ -230,7 +245,7 @@ function failed<R extends Failed>(
   const r = {
     status,
     reason,
-    code: errnoName(errno),
+    code,
     errno,
     address: target.address,
     family: target.family,
@@ -264,7 +279,9 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
       if (tcp !== undefined) r.tcp = tcp;
       return r;
     }
-    const r: OpenResult = {
+    // Stores after the literal, in the union's key order: an engine that
+    // cannot read a socket option leaves its field out, never 0.
+    const r = {
       status: 'open',
       reason: raw.settle === 'quiet' ? 'settled' : raw.settle === 'data' ? 'data' : isUnix ? 'accepted' : 'syn-ack',
       code: null,
@@ -274,27 +291,29 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
       port: target.port,
       elapsedMs,
       connectMs: ms(raw.connectNs),
-      sndbuf: raw.sndbuf,
-      rcvbuf: raw.rcvbuf,
-      local: { address: raw.localAddress, port: raw.localPort },
-    };
+    } as OpenResult;
+    if (raw.sndbuf !== undefined) r.sndbuf = raw.sndbuf;
+    if (raw.rcvbuf !== undefined) r.rcvbuf = raw.rcvbuf;
+    r.local = { address: raw.localAddress, port: raw.localPort };
     if (tcp !== undefined) r.tcp = tcp;
     return r;
   }
 
-  // A deadline is sockprobe's, not the kernel's: the addon reports no errno
+  // A deadline is sockprobe's, not the kernel's: the engine reports no errno
   // for it, and the result says ETIMEDOUT, as Node does for its own timeouts.
-  const errno = raw.stage === 'timeout' ? E.ETIMEDOUT : raw.errno;
+  const timedOut = raw.stage === 'timeout';
+  const errno = timedOut ? E.ETIMEDOUT : raw.errno;
+  const code = timedOut ? 'ETIMEDOUT' : raw.code ?? errnoName(raw.errno);
 
-  if (raw.stage === 'timeout' || errno === E.ETIMEDOUT) {
-    const neighbour = raw.stage === 'timeout' && !isUnix ? neighbourDetail(raw.neighbour, target.family) : undefined;
+  if (raw.stage === 'timeout' || code === 'ETIMEDOUT') {
+    const neighbour = timedOut && !isUnix ? neighbourDetail(raw.neighbour, target.family) : undefined;
     if (neighbour !== undefined && neighbourUnresolved(neighbour)) {
       // The errno the kernel gives itself when its neighbour resolution fails.
-      const r = failed<UnreachableResult>('unreachable', 'host-unreach', E.EHOSTUNREACH, target, elapsedMs, tcp);
+      const r = failed<UnreachableResult>('unreachable', 'host-unreach', E.EHOSTUNREACH, 'EHOSTUNREACH', target, elapsedMs, tcp);
       r.neighbour = neighbour;
       return r;
     }
-    const r = failed<TimeoutResult>('timeout', 'no-response', errno, target, elapsedMs, tcp);
+    const r = failed<TimeoutResult>('timeout', 'no-response', errno, code, target, elapsedMs, tcp);
     r.synRetransmits = tcp ? tcp.synRetransmits : null;
     if (neighbour !== undefined) r.neighbour = neighbour;
     return r;
@@ -307,8 +326,8 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
     if (verdict !== null) {
       const r =
         verdict.status === 'blocked'
-          ? failed<BlockedResult>('blocked', verdict.reason, errno, target, elapsedMs, tcp)
-          : failed<UnreachableResult>('unreachable', verdict.reason, errno, target, elapsedMs, tcp);
+          ? failed<BlockedResult>('blocked', verdict.reason, errno, code, target, elapsedMs, tcp)
+          : failed<UnreachableResult>('unreachable', verdict.reason, errno, code, target, elapsedMs, tcp);
       if (raw.icmp.offender !== '') r.from = raw.icmp.offender;
       r.icmp = { type: raw.icmp.type, code: raw.icmp.code };
       return r;
@@ -316,58 +335,60 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
   }
 
   if (raw.stage === 'connect' || raw.stage === 'so_error' || raw.stage === 'errqueue') {
-    switch (errno) {
-      case E.ECONNREFUSED:
-        return failed<RefusedResult>('refused', isUnix ? 'conn-refused' : 'reset', errno, target, elapsedMs, tcp);
-      case E.ECONNRESET:
-      case E.EPIPE:
+    switch (code) {
+      case 'ECONNREFUSED':
+        return failed<RefusedResult>('refused', isUnix ? 'conn-refused' : 'reset', errno, code, target, elapsedMs, tcp);
+      case 'ECONNRESET':
+      case 'EPIPE':
         // The kernel gives ECONNREFUSED for an RST answering the SYN; ECONNRESET
         // (EPIPE after the peer's FIN) only once the handshake had completed:
         // the peer accepted, then reset before the probe first looked.
-        if (!isUnix) return failed<RefusedResult>('refused', 'reset-after-accept', errno, target, elapsedMs, tcp);
-        return failed<RefusedResult>('refused', 'reset', errno, target, elapsedMs, tcp);
-      case E.EAGAIN:
-        if (isUnix) return failed<RefusedResult>('refused', 'backlog-full', errno, target, elapsedMs, tcp);
+        if (!isUnix) return failed<RefusedResult>('refused', 'reset-after-accept', errno, code, target, elapsedMs, tcp);
+        return failed<RefusedResult>('refused', 'reset', errno, code, target, elapsedMs, tcp);
+      case 'EAGAIN':
+      case 'EWOULDBLOCK':
+        if (isUnix) return failed<RefusedResult>('refused', 'backlog-full', errno, code, target, elapsedMs, tcp);
         break;
-      case E.ENETUNREACH:
-        return failed<UnreachableResult>('unreachable', 'no-route', errno, target, elapsedMs, tcp);
-      case E.EHOSTUNREACH:
-        return failed<UnreachableResult>('unreachable', 'host-unreach', errno, target, elapsedMs, tcp);
-      case E.ENETDOWN:
-        return failed<UnreachableResult>('unreachable', 'net-unreach', errno, target, elapsedMs, tcp);
-      case E.EACCES:
-      case E.EPERM:
-        return failed<BlockedResult>('blocked', 'perm-denied', errno, target, elapsedMs, tcp);
-      case E.ENOENT:
-        if (isUnix) return failed<UnreachableResult>('unreachable', 'no-socket-file', errno, target, elapsedMs, tcp);
+      case 'ENETUNREACH':
+        return failed<UnreachableResult>('unreachable', 'no-route', errno, code, target, elapsedMs, tcp);
+      case 'EHOSTUNREACH':
+        return failed<UnreachableResult>('unreachable', 'host-unreach', errno, code, target, elapsedMs, tcp);
+      case 'ENETDOWN':
+        return failed<UnreachableResult>('unreachable', 'net-unreach', errno, code, target, elapsedMs, tcp);
+      case 'EACCES':
+      case 'EPERM':
+        return failed<BlockedResult>('blocked', 'perm-denied', errno, code, target, elapsedMs, tcp);
+      case 'ENOENT':
+        if (isUnix) return failed<UnreachableResult>('unreachable', 'no-socket-file', errno, code, target, elapsedMs, tcp);
         break;
-      case E.EINVAL:
+      case 'EINVAL':
         // connect() says EINVAL for a route of type blackhole.
-        if (!isUnix && raw.stage === 'connect') return failed<UnreachableResult>('unreachable', 'blackhole', errno, target, elapsedMs, tcp);
+        if (!isUnix && raw.stage === 'connect') return failed<UnreachableResult>('unreachable', 'blackhole', errno, code, target, elapsedMs, tcp);
         break;
-      case E.EPROTOTYPE:
-        return localError('wrong-socket-type', errno, target, elapsedMs, tcp, raw.stage);
-      case E.ENOTDIR:
-      case E.ELOOP:
-      case E.ENAMETOOLONG:
-        if (isUnix) return localError('bad-path', errno, target, elapsedMs, tcp, raw.stage);
+      case 'EPROTOTYPE':
+        return localError('wrong-socket-type', errno, code, target, elapsedMs, tcp, raw.stage);
+      case 'ENOTDIR':
+      case 'ELOOP':
+      case 'ENAMETOOLONG':
+        if (isUnix) return localError('bad-path', errno, code, target, elapsedMs, tcp, raw.stage);
         break;
       default:
         break;
     }
   }
-  return localError(localReason(errno, raw.stage), errno, target, elapsedMs, tcp, raw.stage);
+  return localError(localReason(code, raw.stage), errno, code, target, elapsedMs, tcp, raw.stage);
 }
 
 function localError(
   reason: LocalErrorReason,
   errno: number,
+  code: string,
   target: AttemptTarget,
   elapsedMs: number,
   tcp: TcpDetail | undefined,
   stage: Exclude<RawStage, 'timeout'>,
 ): LocalErrorResult {
-  const r = failed<LocalErrorResult>('local-error', reason, errno, target, elapsedMs, tcp);
+  const r = failed<LocalErrorResult>('local-error', reason, errno, code, target, elapsedMs, tcp);
   r.stage = stageWords[stage];
   return r;
 }

@@ -6,6 +6,7 @@ import * as dgram from 'node:dgram';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import { describe, reasonWords } from './describe';
+import { engine } from './engine';
 import { listenerAccepts, readTcpListeners, type TcpListener } from './procnet';
 import { probe, type ProbeOptions, type ProbeTarget } from './probe';
 import { formatHost, formatTarget, parseTarget } from './target';
@@ -356,11 +357,15 @@ async function traceStep(r: ProbeResult, options: ExplainOptions | undefined): P
   const wanted = r.attempts.filter(traceable);
   if (wanted.length === 0) return undefined;
   const base = { step: 'trace' as const, details: [] as string[] };
-  if (process.platform !== 'linux')
+  const running = engine();
+  if (process.platform !== 'linux' || !running.facts.includes('ttl') || !running.facts.includes('icmpQueue'))
     return {
       ...base,
       verdict: 'skip',
-      summary: `trace is not available on ${process.platform}: it reads routers' ICMP time-exceeded from the socket error queue, which only Linux has`,
+      summary:
+        process.platform !== 'linux'
+          ? `trace is not available on ${process.platform}: it reads routers' ICMP time-exceeded from the socket error queue, which only Linux has`
+          : `trace is not available on the ${running.name} engine: it needs the native addon, which sets the SYNs' hop limit and reads the socket's ICMP error queue`,
       traces: [],
     };
   const o = {

@@ -1,6 +1,8 @@
 export { probe } from './probe';
 export type { ProbeOptions, ProbeTarget } from './probe';
 export { AbortError } from './errors';
+export { engine } from './engine';
+export type { EngineFact, EngineInfo, EngineName } from './engine';
 export { inspect } from './inspect';
 export type { InspectOptions, PendingError, SocketSnapshot, TcpState } from './inspect';
 export {

@@ -93,8 +93,9 @@ export interface OpenResult extends Common {
   errno: null;
   /** Time from connect() to the connection being established, ms. */
   connectMs: number;
-  sndbuf: number;
-  rcvbuf: number;
+  /** SO_SNDBUF / SO_RCVBUF in bytes; absent where the engine cannot read them (the node engine: see engine().facts). */
+  sndbuf?: number;
+  rcvbuf?: number;
   local: { address: string; port: number };
 }
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { closedPort, openListener, tmpDir } from './helpers';
 import { spawnSync } from 'node:child_process';
 import { cleanEnv, sockprobe, sockprobeOnTty } from './cli-run';
+import { engine } from '../src/engine';
 
 const ESC = '\u001b[';
 
@@ -101,7 +102,13 @@ describe('sockprobe TARGET...: exit status and output', () => {
     expect(help.stdout).toContain('explain TARGET');
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
     const version = await sockprobe(['--version']);
-    expect([version.code, version.stdout]).toEqual([0, `${pkg.version}\n`]);
+    expect(version.code).toBe(0);
+    const [first, second, third] = version.stdout.split('\n');
+    expect(first).toBe(pkg.version);
+    // The engine in use and what it can tell, as engine() says.
+    const info = engine();
+    expect(second).toBe(`engine: ${info.name} (${info.native ? 'native' : 'pure JavaScript, net.Socket'}, ${process.platform}-${process.arch})`);
+    expect(third).toBe(`facts: ${info.facts.join(', ')}`);
   });
 });
 
@@ -234,18 +241,24 @@ describe('without a native binary', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const run = (...args: string[]): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, [path.join(dir, 'bin', 'sockprobe'), ...args], { encoding: 'utf8', env: cleanEnv() });
+    // SOCKPROBE_ENGINE unset: the node engine because no binary loads (the message), not by choice (none).
+    spawnSync(process.execPath, [path.join(dir, 'bin', 'sockprobe'), ...args], { encoding: 'utf8', env: cleanEnv({ SOCKPROBE_ENGINE: undefined }) });
 
-  test('--help, --version and usage errors still work', () => {
+  test('--help, --version and usage errors still work; --version says which engine and why', () => {
     expect(run('--help').status).toBe(0);
-    expect(run('--version').status).toBe(0);
+    const version = run('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout).toContain('engine: node (pure JavaScript, net.Socket, ');
+    expect(version.stdout).toContain('facts: localAddress\n');
+    expect(version.stdout).toContain('not native because: sockprobe: no native binary for ');
     expect(run('nope').status).toBe(2);
   });
 
-  test("a probe exits 1 with the loader's message and no stack trace", () => {
-    const r = run('127.0.0.1:1');
+  test("a probe runs on the node engine: the loader's message once on stderr, no stack trace, exit by outcome", () => {
+    const r = run('127.0.0.1:1', '127.0.0.1:2');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^sockprobe: no native binary for /);
+    expect(r.stdout).toContain('refused');
+    expect(String(r.stderr).split('sockprobe: no native binary for ')).toHaveLength(2);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 });

@@ -14,6 +14,10 @@ import { runAttempts } from '../src/probe';
 import { FLAG_KEEP, native, register, unregister, type RawOutcome } from '../src/binding';
 import { fdCount, fdCountSettled, libDir, silentPort, stableFdCount } from './helpers';
 import { runNode } from './reliability/support';
+import { nativeEngine, needs } from './preconditions';
+
+/** Tests of the addon's own hand-over (a bare descriptor, FLAG_KEEP): the node engine hands over its net.Socket instead. */
+const addon = needs(nativeEngine);
 
 /** A loopback server that echoes each line back, and says when a connection of its ends. */
 async function echoServer(): Promise<{ port: number; ended: Promise<string>[]; close(): Promise<void> }> {
@@ -194,7 +198,7 @@ describe('a kept socket', () => {
     }
   });
 
-  test('plain probes keep the fast path: the addon closes the socket itself, only FLAG_KEEP hands one over', async () => {
+  addon.test('plain probes keep the fast path: the addon closes the socket itself, only FLAG_KEEP hands one over', async () => {
     const echo = await echoServer();
     const before = await stableFdCount();
     const startRaw = (flags: number): RawOutcome | undefined => {
@@ -288,7 +292,7 @@ describe('ending an attempt at each step closes its socket exactly once', () => 
     expect(run.stdout.trim()).toBe('AbortError');
   });
 
-  test('cancel between the hand-over and the check (same tick): the bare descriptor is closed, the check never runs', async () => {
+  addon.test('cancel between the hand-over and the check (same tick): the bare descriptor is closed, the check never runs', async () => {
     const echo = await echoServer();
     const before = await stableFdCount();
     try {

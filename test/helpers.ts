@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
+import { engine, type EngineFact } from '../src/engine';
 
 /** A listener that accepts and closes at once (what a healthy port looks like to a prober). */
 export async function openListener(host = '127.0.0.1'): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
@@ -137,4 +138,14 @@ export async function runWithHosts(hosts: string, script: string): Promise<strin
   fs.rmSync(dir, { recursive: true, force: true });
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${String(code)}): ${err}`);
   return out;
+}
+
+/**
+ * True when the engine this suite runs on (SOCKPROBE_ENGINE) puts `fact` in
+ * its results: for a test that asserts the fact where it is known and its
+ * absence (never a 0) where it is not. A test about the fact itself is gated
+ * with needs(engineCan(fact)) in preconditions.ts instead.
+ */
+export function reports(fact: EngineFact): boolean {
+  return engine().facts.includes(fact);
 }

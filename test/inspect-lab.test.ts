@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { SocketSnapshot } from '../src';
 import { libDir, tmpDir } from './helpers';
-import { lossInNetns, needs } from './preconditions';
+import { lossInNetns, nativeEngine, needs } from './preconditions';
 
 const tag = `${process.pid.toString(36)}${crypto.randomBytes(2).toString('hex')}`;
 const NS_CLIENT = `spi-${tag}-c`;
@@ -131,7 +131,7 @@ async function next(lines: AsyncIterableIterator<string>, what: string): Promise
   return r.value;
 }
 
-needs(lossInNetns).describe('inspect() on a lossy path, in network namespaces', () => {
+needs(nativeEngine, lossInNetns).describe('inspect() on a lossy path, in network namespaces', () => {
   beforeAll(() => {
     process.on('exit', teardown);
     setup();

@@ -12,7 +12,7 @@ import { inspect, type SocketSnapshot } from '../src';
 import { native } from '../src/binding';
 import { TCP_STATE, tcpStateName } from '../src/tcp-states';
 import { fdCount, tmpDir } from './helpers';
-import { needs, openssl, ss as ssTool, type Gate } from './preconditions';
+import { nativeEngine, needs, openssl, ss as ssTool, type Gate } from './preconditions';
 
 /** One socket's line pair from `ss -tinH`, the numbers this test compares. */
 interface SsLine {
@@ -181,7 +181,10 @@ function noUndefinedValues(snap: SocketSnapshot): void {
   for (const [key, value] of Object.entries(snap)) expect([key, value]).not.toEqual([key, undefined]);
 }
 
-describe('inspect() on loopback connections', () => {
+// inspect() reads socket options through the addon: the node engine has none to read them with.
+const addon = needs(nativeEngine);
+
+addon.describe('inspect() on loopback connections', () => {
   testComparingWithSs(needs(), 'an established connection: inspect() values', 'they match ss -tin for the same 4-tuple', async (compare) => {
     const p = await pair();
     try {
@@ -427,7 +430,7 @@ describe('inspect() refuses what is not a connected TCP socket', () => {
     }
   });
 
-  test('a Unix domain socket and a FIFO are not TCP', async () => {
+  addon.test('a Unix domain socket and a FIFO are not TCP', async () => {
     const dir = tmpDir();
     const sockPath = path.join(dir, 's.sock');
     const listener = net.createServer(() => undefined);
@@ -455,7 +458,7 @@ describe('inspect() refuses what is not a connected TCP socket', () => {
     }
   });
 
-  test('native layer: bad descriptors give an errno, never a crash', async () => {
+  addon.test('native layer: bad descriptors give an errno, never a crash', async () => {
     const EBADF = 9;
     const ENOTSOCK = 88;
     const call = native.inspect as (...args: unknown[]) => ReturnType<typeof native.inspect>;
@@ -489,7 +492,7 @@ describe('inspect() refuses what is not a connected TCP socket', () => {
   });
 });
 
-describe('inspect() on TLS sockets', () => {
+addon.describe('inspect() on TLS sockets', () => {
   const withOpenssl = needs(openssl);
   /** A self-signed certificate made by openssl for this run (only the tests gated on openssl call this). */
   let made: { key: Buffer; cert: Buffer } | undefined;

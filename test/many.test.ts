@@ -1,5 +1,5 @@
 import { AbortError, expandTargets, parsePorts, probe, probeMany, type ProbeManyResult, type ProbeTarget } from '../src';
-import { native } from '../src/binding';
+import { inFlight } from '../src/engine';
 import { spawnSync } from 'node:child_process';
 import { closedPort, fdCount, libDir, openListener, silentPort } from './helpers';
 
@@ -105,13 +105,13 @@ describe('probeMany() on loopback', () => {
     const silent = await silentPort();
     try {
       const targets = Array.from({ length: 12 }, () => ({ host: '127.0.0.1', port: silent.port }));
-      const before = native.inFlight();
+      const before = inFlight();
       const it = probeMany(targets, { concurrency: 5, timeout: 300 });
-      let peak = native.inFlight() - before;
+      let peak = inFlight() - before;
       const seen: ProbeManyResult[] = [];
       for await (const r of it) {
         seen.push(r);
-        peak = Math.max(peak, native.inFlight() - before);
+        peak = Math.max(peak, inFlight() - before);
       }
       expect(peak).toBe(5);
       expect(seen).toHaveLength(12);
@@ -241,12 +241,12 @@ describe('probeMany() on loopback', () => {
 
   test('2,000 probes leave the descriptor count and the native table where they were', async () => {
     const before = fdCount();
-    const inFlight = native.inFlight();
+    const flying = inFlight();
     const targets = Array.from({ length: 2000 }, (_, i) => ({ host: '127.0.0.1', port: i % 3 === 0 ? open.port : closed }));
     const results = await collect(probeMany(targets, { concurrency: 300 }));
     expect(results).toHaveLength(2000);
     expect(fdCount()).toBe(before);
-    expect(native.inFlight()).toBe(inFlight);
+    expect(inFlight()).toBe(flying);
   });
 });
 

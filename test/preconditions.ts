@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { engine, type EngineFact } from '../src/engine';
 import { unshareHostsArgs } from './helpers';
 
 export const REQUIRED = process.env.SOCKPROBE_LAB === 'required';
@@ -22,6 +23,12 @@ export const SKIP_MARK = '[SKIPPED: ';
 export interface Requirement {
   /** What is needed, as a person would say it: "root", "nft (nftables)". */
   readonly name: string;
+  /**
+   * What the engine running the suite can tell (engineCan(), nativeEngine),
+   * not something the machine lacks: a test gated on it is skipped with its
+   * reason even with SOCKPROBE_LAB=required (CI runs the suite on every engine).
+   */
+  readonly ofEngine?: true;
   /** null when it holds here, otherwise why not. Memoized: runs at most once per test file. */
   check(): string | null;
 }
@@ -75,6 +82,54 @@ export function onPath(cmd: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The engine this suite runs on (SOCKPROBE_ENGINE) can report `fact` in
+ * results. The node engine (net.Socket) reports none but the local address:
+ * a test that asserts TCP_INFO, an ICMP sender or a neighbour entry is gated
+ * on the fact, never weakened for the native engines.
+ */
+export function engineCan(fact: EngineFact): Requirement {
+  return {
+    ...requirement(`an engine that reports ${fact}`, () =>
+      engine().facts.includes(fact) ? null : `the ${engine().name} engine cannot ${ENGINE_CANNOT[fact]}`,
+    ),
+    ofEngine: true,
+  };
+}
+
+/** What each fact takes, in the words a skipped test's reason gives. */
+const ENGINE_CANNOT: Record<EngineFact, string> = {
+  tcpInfo: 'read TCP_INFO (RTT, MSS, SYN retransmissions)',
+  tcpConnectionInfo: 'read TCP_CONNECTION_INFO',
+  icmpQueue: 'see the ICMP error queue (which ICMP message, from which router): Node reports only the errno',
+  icmpError: 'read the ICMP error of a failed connect',
+  neighbour: 'read the neighbour (ARP / NDP) entry of the next hop',
+  memInfo: "read the socket's memory counters",
+  sndbuf: 'read SO_SNDBUF',
+  rcvbuf: 'read SO_RCVBUF',
+  localAddress: 'read the local address',
+  ttl: 'set the hop limit (IP_TTL) of its SYNs, which trace() needs',
+};
+
+/**
+ * The native addon runs the probes; `why` says what the node engine cannot
+ * do that the test needs (the skip reason).
+ */
+export function engineNative(why: string): Requirement {
+  return { ...requirement('the native engine', () => (engine().native ? null : `the ${engine().name} engine ${why}`)), ofEngine: true };
+}
+
+/** The addon's own surface: native.start(), inspect(). */
+export const nativeEngine: Requirement = engineNative("has no addon: it cannot read a descriptor's socket options (inspect()) or be called directly");
+
+/** The engine does not report `fact`: tests of what the node engine says instead. */
+export function engineLacks(fact: EngineFact): Requirement {
+  return {
+    ...requirement(`an engine without ${fact}`, () => (engine().facts.includes(fact) ? `the ${engine().name} engine reports ${fact}: its own tests say what it tells` : null)),
+    ofEngine: true,
+  };
 }
 
 export const linux = requirement('Linux', () => (process.platform === 'linux' ? null : `this is ${process.platform}`));
@@ -198,10 +253,12 @@ export interface Gate {
   readonly describe: DescribeFn;
 }
 
-function warnSkipped(kind: string, title: string, why: string): void {
+function warnSkipped(kind: string, title: string, why: string, ofEngine: boolean): void {
   console.warn(
     `\n*** SKIPPED ${kind} "${title}": missing ${why}. ` +
-      'This is not a pass: nothing was tested. Set SOCKPROBE_LAB=required to make it a failure. ***\n',
+      (ofEngine
+        ? 'This is not a pass: the engine under test cannot tell this; the native engine runs it. ***\n'
+        : 'This is not a pass: nothing was tested. Set SOCKPROBE_LAB=required to make it a failure. ***\n'),
   );
 }
 
@@ -219,7 +276,9 @@ export function needs(...requirements: Requirement[]): Gate {
   if (missing.length === 0) return { ok: true, missing, requirements, test, describe };
   const why = missing.join('; ');
   const skippedTitle = (title: string): string => `${title} ${SKIP_MARK}${why}]`;
-  if (REQUIRED) {
+  // Only what the machine lacks fails under SOCKPROBE_LAB=required; what the engine cannot tell is skipped.
+  const machineLacks = requirements.some((r) => r.ofEngine !== true && r.check() !== null);
+  if (REQUIRED && machineLacks) {
     return {
       ok: false,
       missing,
@@ -243,11 +302,11 @@ export function needs(...requirements: Requirement[]): Gate {
     missing,
     requirements,
     test: (title, fn, timeout) => {
-      warnSkipped('test', title, why);
+      warnSkipped('test', title, why, !machineLacks);
       test.skip(skippedTitle(title), fn, timeout);
     },
     describe: (title, body) => {
-      warnSkipped('tests', title, why);
+      warnSkipped('tests', title, why, !machineLacks);
       describe.skip(skippedTitle(title), body);
     },
   };

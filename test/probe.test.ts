@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { AbortError, isOpen, isRefused, probe, type ProbeResult } from '../src';
-import { closedPort, fdCount, libDir, openListener, runWithHosts, silentPort, tmpDir } from './helpers';
+import { closedPort, fdCount, libDir, openListener, reports, runWithHosts, silentPort, tmpDir } from './helpers';
 import { needs, privateHosts } from './preconditions';
 
 // A label over 63 characters is rejected by the resolver library itself, so
@@ -23,16 +23,26 @@ describe('probe() on loopback', () => {
     expect(r.reason).toBe('syn-ack');
     expect(r.code).toBeNull();
     expect(r.errno).toBeNull();
-    expect(r.sndbuf).toBeGreaterThan(0);
-    expect(r.rcvbuf).toBeGreaterThan(0);
+    if (reports('sndbuf')) {
+      expect(r.sndbuf).toBeGreaterThan(0);
+      expect(r.rcvbuf).toBeGreaterThan(0);
+    } else {
+      // The node engine cannot read SO_SNDBUF / SO_RCVBUF: absent, never 0.
+      expect(r).not.toHaveProperty('sndbuf');
+      expect(r).not.toHaveProperty('rcvbuf');
+    }
     expect(r.local.address).toBe('127.0.0.1');
     expect(r.local.port).toBeGreaterThan(0);
     expect(r.connectMs).toBeGreaterThanOrEqual(0);
     expect(r.family).toBe(4);
     expect(r.port).toBe(open.port);
     expect(r.attempts).toHaveLength(1);
-    expect(r.tcp?.mss).toBeGreaterThan(0);
-    expect(r.tcp?.rttUs).not.toBeNull();
+    if (reports('tcpInfo')) {
+      expect(r.tcp?.mss).toBeGreaterThan(0);
+      expect(r.tcp?.rttUs).not.toBeNull();
+    } else {
+      expect(r).not.toHaveProperty('tcp');
+    }
     // Plain data: survives a JSON round trip unchanged.
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
@@ -61,7 +71,8 @@ describe('probe() on loopback', () => {
     // TCP_INFO after a failed handshake holds placeholders, reported as null.
     // On loopback the RST is in before connect() returns: the probe ends inside
     // start(), where one SYN went out and none was retransmitted.
-    expect(r.tcp).toEqual({ rttUs: null, rttVarUs: null, mss: null, synRetransmits: 0 });
+    if (reports('tcpInfo')) expect(r.tcp).toEqual({ rttUs: null, rttVarUs: null, mss: null, synRetransmits: 0 });
+    else expect(r).not.toHaveProperty('tcp');
   });
 
   test('graceful close also works', async () => {
@@ -92,7 +103,11 @@ describe('timeouts and aborts', () => {
     expect(r.status).toBe('timeout');
     expect(r.reason).toBe('no-response');
     expect(r.code).toBe('ETIMEDOUT');
-    if (r.status === 'timeout') expect(r.synRetransmits).toBeGreaterThanOrEqual(0);
+    if (r.status === 'timeout') {
+      // Null where the engine cannot count retransmitted SYNs (the node engine).
+      if (reports('tcpInfo')) expect(r.synRetransmits).toBeGreaterThanOrEqual(0);
+      else expect(r.synRetransmits).toBeNull();
+    }
     expect(took).toBeGreaterThanOrEqual(1400);
   });
 
@@ -273,7 +288,10 @@ describe('resources', () => {
     const l = await openListener();
     const closed = await closedPort();
     const results = await Promise.all(
-      Array.from({ length: 3000 }, (_v, i) => probe('127.0.0.1', i % 2 === 0 ? l.port : closed, { timeout: 5000 })),
+      // 1,500 connects at once overflow the listener's accept queue (511): the rest wait for
+      // SYN retransmissions (1 s, 3 s, 7 s) while this same process accepts. With the node
+      // engine (a net.Socket per probe) on a loaded machine that takes longer than 5 s.
+      Array.from({ length: 3000 }, (_v, i) => probe('127.0.0.1', i % 2 === 0 ? l.port : closed, { timeout: 15_000 })),
     );
     const counts = results.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
     expect(counts).toEqual({ open: 1500, refused: 1500 });

@@ -6,6 +6,11 @@ import { AbortError, trace } from '../src';
 import { native, reserve, release, start } from '../src/binding';
 import { cleanEnv, sockprobe } from './cli-run';
 import { closedPort, fdCount, openListener, silentPort } from './helpers';
+import { inFlight } from '../src/engine';
+import { engineCan, engineLacks, needs } from './preconditions';
+
+/** trace() sets the SYNs' hop limit, which only the native engine can. */
+const hops = needs(engineCan('ttl'));
 
 describe('trace() arguments', () => {
   test.each([
@@ -34,11 +39,16 @@ describe('trace() arguments', () => {
     const c = new AbortController();
     c.abort();
     await expect(trace('127.0.0.1', 80, { signal: c.signal })).rejects.toThrow(AbortError);
-    expect(native.inFlight()).toBe(0);
+    expect(inFlight()).toBe(0);
+  });
+
+  needs(engineLacks('ttl')).test('an engine that cannot set the hop limit: trace() rejects, saying so, and starts nothing', async () => {
+    await expect(trace('127.0.0.1', 80)).rejects.toThrow(/^sockprobe: trace\(\) needs the native engine/);
+    expect(inFlight()).toBe(0);
   });
 });
 
-describe('the hop limit reaches the kernel', () => {
+hops.describe('the hop limit reaches the kernel', () => {
   test('start() with a ttl the kernel refuses ends at setsockopt; 1 connects on loopback', async () => {
     const open = await openListener();
     try {
@@ -57,7 +67,7 @@ describe('the hop limit reaches the kernel', () => {
   });
 });
 
-describe('trace() on loopback', () => {
+hops.describe('trace() on loopback', () => {
   test('an open port is reached at hop 1; the trace stops there', async () => {
     const open = await openListener();
     try {
@@ -121,7 +131,7 @@ describe('trace() on loopback', () => {
   });
 });
 
-describe('sockprobe trace on loopback', () => {
+hops.describe('sockprobe trace on loopback', () => {
   test('an open port: hop 1 is the target, exit 0', async () => {
     const open = await openListener();
     try {

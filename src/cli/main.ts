@@ -2,8 +2,6 @@
 // Docker's HEALTHCHECK wants), wait for them, explain what is wrong, scan
 // a host's ports, or trace which hop stops a connection. This file picks the
 // command; each has a file of its own.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AbortError } from '../errors';
 import { DEFAULT_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS, parseCommandLine, type Parsed } from './command-line';
@@ -14,6 +12,7 @@ import type { CliIO } from './output';
 import { runProbe } from './probe';
 import { parseScanCommandLine, runScan } from './scan';
 import { parseTraceCommandLine, runTrace } from './trace';
+import { versionText } from './version';
 
 export { parseCommandLine, type CliIO };
 
@@ -57,7 +56,7 @@ Options:
   -j, --json        print one JSON document
   -q, --quiet       print nothing; only the exit status speaks
   -h, --help        show this help
-  -V, --version     show the version
+  -V, --version     show the version, the engine in use and the facts it can tell
 
 Exit status: 0 every target is open, 1 otherwise, 2 usage error.
 Colour only on a terminal, never when NO_COLOR is set.
@@ -81,12 +80,6 @@ function commandWord(argv: readonly string[]): string | undefined {
   });
   const first = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
   return first?.kind === 'positional' ? first.value : undefined;
-}
-
-function version(): string {
-  const file = path.join(__dirname, '..', '..', 'package.json');
-  const pkg: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
 }
 
 /** Runs the command line `argv` (without node and script) and resolves with the exit status. */
@@ -148,7 +141,7 @@ export async function main(
       io.stdout.write(USAGE);
       return EXIT_OPEN;
     case 'version':
-      io.stdout.write(`${version()}\n`);
+      io.stdout.write(versionText());
       return EXIT_OPEN;
     case 'run':
       try {

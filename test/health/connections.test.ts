@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { healthHandler, inspect, monitor, type HealthReport, type MonitorStatus } from '../../src';
 import { tmpDir } from '../helpers';
+import { nativeEngine, needs } from '../preconditions';
 import { parseMetrics, request, sample, serve, sleep } from './helpers';
 
 interface Pair {
@@ -48,7 +49,10 @@ async function resetFromPeer(p: Pair): Promise<void> {
   await until(() => inspect(p.server).error !== null);
 }
 
-describe('healthHandler() with registered connections', () => {
+// Registered connections are read with inspect(), which needs the addon.
+const addon = needs(nativeEngine);
+
+addon.describe('healthHandler() with registered connections', () => {
   const cleanup: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const c of cleanup.splice(0).reverse()) await c();
@@ -238,7 +242,7 @@ describe('healthHandler() with registered connections', () => {
   });
 });
 
-describe('monitor() with registered connections', () => {
+addon.describe('monitor() with registered connections', () => {
   test('connections count toward the state; a peer reset makes it unhealthy; unregister and stop release the socket', async () => {
     const p = await pair(true);
     const q = await pair();

@@ -19,6 +19,7 @@ import { once } from 'node:events';
 import * as path from 'node:path';
 import { probe, type ProbeOptions, type ProbeResult } from '../../src';
 import { ADDR, describeLab, newLab, type Lab, type Listener } from './netns';
+import { engineCan, engineNative, needs } from '../preconditions';
 
 jest.setTimeout(30000);
 
@@ -72,7 +73,7 @@ describe('loopback: the handshake completes inside connect(), so a peer that acc
     child.stdin!.write('reset\n');
   };
 
-  test('without settle: open, syn-ack, known when probe() returns; the peer resets after that', async () => {
+  needs(engineNative('learns every outcome from the event loop, never inside connect()')).test('without settle: open, syn-ack, known when probe() returns; the peer resets after that', async () => {
     const pending = probe('127.0.0.1', onCuePort, { timeout: 5000 });
     // The engine's first look, inside probe(), found the handshake complete.
     const atOnce = await settledAtOnce(pending);
@@ -167,7 +168,8 @@ describeLab('network lab: the RST after the accept is already there at the first
     return Number(m[1]);
   }
 
-  test('the handshake completes from the SYN retransmission timer and the RST is there at the first poll callback: refused, reset-after-accept, not a missing listener', async () => {
+  // It counts the retransmitted SYN in TCP_INFO.
+  needs(engineCan('tcpInfo')).test('the handshake completes from the SYN retransmission timer and the RST is there at the first poll callback: refused, reset-after-accept, not a missing listener', async () => {
     // Blocked well past the ~1 s retransmission: by the time the poll callback
     // runs, the SYN-ACK came back, the server accepted and its RST arrived.
     const { r, atOnce } = await probeBlocked(lab, P.noSettle, { timeout: 8000 }, 2500);

@@ -4,6 +4,7 @@
 // (~3 s), the next hop's neighbour entry says so. A real drop stays a timeout.
 // Everything runs inside the lab's namespaces (test/lab/netns.ts).
 import { ADDR, describeLab, newLab, type Lab, type Listener } from './netns';
+import { engineCan } from '../preconditions';
 import type { NeighbourDetail, ProbeResult } from '../../src';
 import { describe as describeResult } from '../../src/describe';
 
@@ -176,4 +177,4 @@ describeLab('network lab: a deadline before the next hop answered ARP / NDP', ()
     expect(['reachable', 'stale', 'delay', 'probe']).toContain(n?.state);
     expect(describeResult(r)).not.toContain('reply from');
   });
-});
+}, engineCan('neighbour'));

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ProbeOptions, ProbeResult, TraceResult } from '../../src';
-import { needs, nftInNetns, sysctl } from '../preconditions';
+import { needs, nftInNetns, sysctl, type Requirement } from '../preconditions';
 
 export const ADDR = {
   client: '198.18.1.2',
@@ -53,10 +53,11 @@ const labNeeds = [nftInNetns, sysctl] as const;
 
 /**
  * describe() when the lab can run; otherwise a loud skip, or with
- * SOCKPROBE_LAB=required a failing test (test/preconditions.ts).
+ * SOCKPROBE_LAB=required a failing test (test/preconditions.ts). `more`: what else the
+ * tests need, such as an engine fact (engineCan()).
  */
-export function describeLab(title: string, body: () => void): void {
-  needs(...labNeeds).describe(title, body);
+export function describeLab(title: string, body: () => void, ...more: Requirement[]): void {
+  needs(...labNeeds, ...more).describe(title, body);
 }
 
 // Child processes this module started, killed at teardown.

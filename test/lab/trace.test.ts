@@ -7,7 +7,7 @@
 // `traceroute -T` (IPv4 and IPv6). Rate limiting: trace-ratelimit.test.ts.
 import { join } from 'node:path';
 import { BIN } from '../cli-run';
-import { needs, tool } from '../preconditions';
+import { engineCan, needs, tool } from '../preconditions';
 import { describeLab, newPathLab, type Listener, type PathLab } from './netns';
 import type { Diagnosis, TraceResult, TraceStep } from '../../src';
 
@@ -329,7 +329,7 @@ describeLab('trace(): a path of three routers', () => {
     expect(closed.code).toBe(1);
     expect(closed.stdout).toBe('');
   });
-});
+}, engineCan('ttl'));
 
 // Debian's traceroute (root: raw sockets) on the same lab: the same hops.
 describeLab('trace() and traceroute -T agree', () => {
@@ -409,4 +409,4 @@ describeLab('trace() and traceroute -T agree', () => {
     expect(rejected.verdict).toMatchObject({ kind: 'rejected', from: lab.hop6(2), fromHop: 2 });
     expect(path(rejected)).toEqual(await traceroute(P.rejectAt2, lab.serverAddress6));
   });
-});
+}, engineCan('ttl'));

@@ -7,10 +7,15 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { native, register, unregister, type RawOutcome } from '../../src/binding';
 import { probe, type ProbeResult } from '../../src';
+import { inFlight } from '../../src/engine';
 import { closedPort, fdCount, libDir, openListener, silentPort, tmpDir } from '../helpers';
+import { nativeEngine, needs } from '../preconditions';
 import { checkProbeResult, isErrorNamed, lastJson, runNode } from './support';
 
 jest.setTimeout(120_000);
+
+/** The addon's own surface (start, cancel, init) is called directly. */
+const addon = needs(nativeEngine);
 
 describe('descriptor exhaustion (RLIMIT_NOFILE 64, in a child process)', () => {
   test('probes resolve as local-error EMFILE, the process goes on, and probing works again once descriptors free up', async () => {
@@ -169,7 +174,7 @@ describe('aborts and deadlines racing completions', () => {
       // Take the numbers just freed, so a late second close would hit a canary.
       guard.open(5);
     }
-    expect(native.inFlight()).toBe(0);
+    expect(inFlight()).toBe(0);
     guard.check();
     guard.close();
     console.log(`race: ${batches * perBatch} probes: ${JSON.stringify(Object.fromEntries([...tally].sort()))}`);
@@ -180,7 +185,7 @@ describe('aborts and deadlines racing completions', () => {
     expect(fdCount()).toBe(before);
   });
 
-  test('native: cancel() from inside another probe\'s completion, cancel after completion, double cancel', async () => {
+  addon.test('native: cancel() from inside another probe\'s completion, cancel after completion, double cancel', async () => {
     const before = fdCount();
     const guard = canaries(dir);
     const total = 2000;
@@ -238,7 +243,7 @@ describe('aborts and deadlines racing completions', () => {
   });
 });
 
-describe('native failure paths reached from outside', () => {
+addon.describe('native failure paths reached from outside', () => {
   let open: Awaited<ReturnType<typeof openListener>>;
   beforeAll(async () => {
     open = await openListener();

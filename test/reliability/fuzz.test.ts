@@ -11,6 +11,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { native } from '../../src/binding';
+import { inFlight } from '../../src/engine';
+import { nativeEngine, needs } from '../preconditions';
 import { probe, type ProbeResult } from '../../src';
 import { literalFamily } from '../../src/validate';
 import { closedPort, fdCount, openListener, silentPort, tmpDir } from '../helpers';
@@ -288,7 +290,7 @@ describe('property: every public function settles with a union member or an allo
     expect(outcomes.get('AbortError') ?? 0).toBeGreaterThan(0);
     expect(outcomes.get('open') ?? 0).toBeGreaterThan(0);
     expect(outcomes.get('refused') ?? 0).toBeGreaterThan(0);
-    expect(native.inFlight()).toBe(0);
+    expect(inFlight()).toBe(0);
     await new Promise((r) => setTimeout(r, 50));
     expect(fdCount()).toBe(before);
     expect(unhandled).toEqual([]);
@@ -349,7 +351,7 @@ const startArgs = fc
   .chain((full) => fc.oneof({ weight: 8, arbitrary: fc.constant(full as unknown[]) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 12 }).map((n) => full.slice(0, n).concat(n > 7 ? [1, 2, 3, 4, 5].slice(0, n - 7) : [])) }))
   .map((args) => args.map((a, i) => (i === 2 && typeof a === 'string' ? safeNativeAddress(a) : a)));
 
-describe('property: the native layer never crashes whatever reaches it', () => {
+needs(nativeEngine).describe('property: the native layer never crashes whatever reaches it', () => {
   test('start(), cancel() and inFlight() with arbitrary values', async () => {
     const before = fdCount();
     const raw = native as unknown as {

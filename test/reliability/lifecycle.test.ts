@@ -3,7 +3,7 @@
 // dropped without being awaited and then collected. No crash, no leak, no hang.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { native } from '../../src/binding';
+import { inFlight } from '../../src/engine';
 import { probe } from '../../src';
 import { closedPort, fdCount, fdCountSettled, libDir, openListener, silentPort } from '../helpers';
 import { lastJson, runNode } from './support';
@@ -54,7 +54,7 @@ describe('lifecycle', () => {
     }
     expect(await settleFds(before)).toBe(before);
     // The main thread's instance is unaffected.
-    expect(native.inFlight()).toBe(0);
+    expect(inFlight()).toBe(0);
     expect((await probe('127.0.0.1', open.port)).status).toBe('open');
   });
 
@@ -133,7 +133,7 @@ describe('lifecycle', () => {
     const run = await runNode(
       `
       const { probe } = require(${JSON.stringify(libDir)});
-      const { native } = require(${JSON.stringify(`${libDir}/binding.js`)});
+      const { inFlight } = require(${JSON.stringify(`${libDir}/engine.js`)});
       const fs = require('node:fs');
       const fds = () => fs.readdirSync('/proc/self/fd').length;
       const ports = [${open.port}, ${closed}, ${silent.port}];
@@ -162,14 +162,14 @@ describe('lifecycle', () => {
           await new Promise((r) => setTimeout(r, 40));
         }
         const t0 = Date.now();
-        while (native.inFlight() > 0 && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 10));
+        while (inFlight() > 0 && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 10));
         for (let i = 0; i < 10 && collected < N; i++) {
           global.gc();
           await new Promise((r) => setTimeout(r, 20));
         }
         global.gc();
         const heap1 = process.memoryUsage().heapUsed;
-        console.log(JSON.stringify({ N, collected, inFlight: native.inFlight(), fdDelta: fds() - fd0, heapGrowthMB: (heap1 - heap0) / 1048576 }));
+        console.log(JSON.stringify({ N, collected, inFlight: inFlight(), fdDelta: fds() - fd0, heapGrowthMB: (heap1 - heap0) / 1048576 }));
       }
       main();
       `,
