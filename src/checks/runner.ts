@@ -8,7 +8,7 @@
 // `check`, or a not-ready one (src/checks/result.ts).
 import type * as net from 'node:net';
 import type { Check, CheckRun } from '../attempt';
-import type { CheckDetail, HttpDetail, TlsDetail } from '../types';
+import { assertNever, type CheckDetail, type HttpDetail, type TlsDetail } from '../types';
 import { httpExchange, hostHeader } from './http';
 import type { CheckPlan } from './index';
 import type { NotReadyReason, ProtocolVerdict } from './protocol';
@@ -31,6 +31,8 @@ interface Trail {
   http: HttpDetail | undefined;
   /** The TLS socket once a handshake completed: destroyed by the runner when the check ends. */
   secure: net.Socket | undefined;
+  /** The step under way, for the words of a deadline. */
+  step: 'prelude' | 'tls' | 'request';
 }
 
 /** The deadline's reason on the runner's own signal. */
@@ -72,8 +74,10 @@ async function execute(plan: CheckPlan, socket: net.Socket, host: string, port: 
     trail.received.push(p.received);
     Object.assign(trail.facts, p.facts);
   }
+  trail.step = 'request';
   let tlsMs = 0;
   if (plan.tls !== undefined) {
+    trail.step = 'tls';
     trail.sent.push('<TLS ClientHello>');
     const o = await tlsHandshake(sock, plan.tls, host, signal);
     trail.tls = o.tls;
@@ -83,6 +87,7 @@ async function execute(plan: CheckPlan, socket: net.Socket, host: string, port: 
     trail.received.push(`<TLS ${o.tls.version ?? ''} ServerHello, certificate ${o.tls.leaf?.subject ?? 'none'}>`);
     if (o.reason !== undefined) return outcome(plan, trail, started, false, o.reason, o.code, tlsSentence(o));
     sock = o.socket;
+    trail.step = 'request';
     if (plan.http === undefined && plan.protocol === undefined) return outcome(plan, trail, started, true, undefined, o.code, tlsSentence(o));
   }
   if (plan.http !== undefined) {
@@ -109,7 +114,7 @@ export function planCheck(plan: CheckPlan, host: string, timeout: number, signal
     const socket = run.socket;
     const left = Math.max(1, timeout - raw.elapsedNs / 1e6);
     const controller = new AbortController();
-    const trail: Trail = { sent: [], received: [], facts: {}, tls: undefined, http: undefined, secure: undefined };
+    const trail: Trail = { sent: [], received: [], facts: {}, tls: undefined, http: undefined, secure: undefined, step: plan.prelude !== undefined ? 'prelude' : 'request' };
     let over = false;
     const timer = setTimeout(() => controller.abort(new Deadline(`no reply within ${Math.round(left)} ms`)), left);
     const onAbort = (): void => controller.abort(signal?.reason);
@@ -136,7 +141,7 @@ export function planCheck(plan: CheckPlan, host: string, timeout: number, signal
     execute(plan, socket, host, port, raw.connectNs / 1e6, controller.signal, trail, started).then(report, (error: unknown) => {
       if (over) return;
       if (controller.signal.aborted && controller.signal.reason instanceof Deadline) {
-        report(outcome(plan, trail, started, false, 'no-reply', null, `nothing ${trail.tls === undefined || trail.secure !== undefined ? 'answered' : 'completed the TLS handshake'} within ${Math.round(left)} ms`));
+        report(outcome(plan, trail, started, false, 'no-reply', null, deadlineWords(trail.step, left)));
         return;
       }
       end();
@@ -147,3 +152,17 @@ export function planCheck(plan: CheckPlan, host: string, timeout: number, signal
 }
 
 const noop = (): void => undefined;
+
+function deadlineWords(step: Trail['step'], left: number): string {
+  const within = `within ${Math.round(left)} ms`;
+  switch (step) {
+    case 'prelude':
+      return `the service did not answer the STARTTLS exchange ${within}`;
+    case 'tls':
+      return `the server did not complete the TLS handshake ${within}`;
+    case 'request':
+      return `the service did not answer ${within}`;
+    default:
+      return assertNever(step, 'unknown step');
+  }
+}

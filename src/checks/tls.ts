@@ -249,12 +249,18 @@ export function tlsHandshake(socket: net.Socket, s: TlsSettings, host: string, s
       t.destroy();
       reject(signal.reason);
     };
-    const onError = (error: NodeJS.ErrnoException): void => {
+    const onError = (error: NodeJS.ErrnoException & { reason?: string }): void => {
       stop();
       t.destroy();
       const code = error.code ?? 'ERR_TLS_HANDSHAKE';
-      const reason: NotReadyReason = code === 'ECONNRESET' ? 'reset-before-reply' : 'tls-handshake';
-      resolve({ ok: false, tls: detail(), reason, code, message: error.message });
+      // Node says ECONNRESET both for a reset (from read()) and for a FIN during the handshake.
+      if (code === 'ECONNRESET' && error.syscall === undefined) {
+        resolve({ ok: false, tls: detail(), reason: 'closed-before-reply', code: 'EOF', message: 'the server closed the connection during the TLS handshake' });
+        return;
+      }
+      const reason: NotReadyReason = code === 'ECONNRESET' || code === 'EPIPE' ? 'reset-before-reply' : 'tls-handshake';
+      // OpenSSL's reason ('wrong version number') rather than its multi-line error string.
+      resolve({ ok: false, tls: detail(), reason, code, message: typeof error.reason === 'string' ? error.reason : (error.message.split('\n')[0] ?? '') });
     };
     const onClose = (): void => {
       stop();

@@ -8,6 +8,7 @@ import { needs, openssl } from '../preconditions';
 import { makePki, sServer, type Pki } from './pki';
 
 const lab = needs(openssl);
+const noop = (): void => undefined;
 
 function fdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
@@ -144,13 +145,14 @@ lab.describe('tls check against openssl s_server', () => {
     });
   });
 
-  test('a plain-text server: tls-handshake; one that never answers: no-reply within the deadline; one that closes: closed-before-reply', async () => {
-    const plain = net.createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n'));
+  test('a plain-text server: tls-handshake; one that never answers: no-reply within the deadline; one that closes: closed-before-reply; one that resets: reset-before-reply', async () => {
+    const plain = net.createServer((s) => s.on('error', noop).resume().end('SSH-2.0-OpenSSH_9.2\r\n'));
     const silent = net.createServer(() => undefined);
-    const closing = net.createServer((s) => s.on('data', () => s.end()));
+    const closing = net.createServer((s) => s.on('error', noop).on('data', () => s.end()));
+    const resetting = net.createServer((s) => s.on('error', noop).on('data', () => s.resetAndDestroy()));
     const held: net.Socket[] = [];
-    silent.on('connection', (s) => held.push(s));
-    for (const srv of [plain, silent, closing]) await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    silent.on('connection', (s) => held.push(s.on('error', noop)));
+    for (const srv of [plain, silent, closing, resetting]) await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (s: net.Server): number => (s.address() as net.AddressInfo).port;
     try {
       const before = fdCount();
@@ -164,18 +166,23 @@ lab.describe('tls check against openssl s_server', () => {
       const c = await probe('127.0.0.1', port(closing), { check: { tls: {} } });
       expect(c.status).toBe('not-ready');
       expect(c.reason).toBe('closed-before-reply');
+      const d = await probe('127.0.0.1', port(resetting), { check: { tls: {} } });
+      expect(d.status).toBe('not-ready');
+      expect(d.reason).toBe('reset-before-reply');
+      // The silent server's own end of its connection is this process's too.
+      for (const s of held) s.destroy();
       for (let i = 0; i < 50 && fdCount() > before; i++) await new Promise((r) => setTimeout(r, 20));
       expect(fdCount()).toBeLessThanOrEqual(before);
     } finally {
       for (const s of held) s.destroy();
-      await Promise.all([plain, silent, closing].map((s) => new Promise((r) => s.close(r))));
+      await Promise.all([plain, silent, closing, resetting].map((s) => new Promise((r) => s.close(r))));
     }
   });
 
   test('an abort during the handshake rejects with AbortError and leaves no descriptor open', async () => {
     const silent = net.createServer(() => undefined);
     const held: net.Socket[] = [];
-    silent.on('connection', (s) => held.push(s));
+    silent.on('connection', (s) => held.push(s.on('error', noop)));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const before = fdCount();
