@@ -187,7 +187,6 @@ export function httpExchange(
       method: s.method,
       path: s.path,
       headers,
-      agent: false,
       createConnection: () => socket,
     });
     req.once('error', (error: NodeJS.ErrnoException) => {
