@@ -15,9 +15,15 @@ import { onPath, requirement, tool, type Requirement } from '../preconditions';
 /** Where Debian puts PostgreSQL 15's server binaries (not on PATH). */
 export const PG_BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/14/bin'];
 
-/** A server binary on PATH or in one of `dirs`; `pkg` names the Debian package in the message. */
-export function serverBinary(cmd: string, pkg: string, dirs: readonly string[] = ['/usr/sbin', '/usr/bin']): { requirement: Requirement; path(): string } {
-  const find = (): string | undefined => onPath(cmd) ?? dirs.map((d) => path.join(d, cmd)).find((f) => fs.existsSync(f));
+/**
+ * A server binary on PATH or in one of `dirs` (or in `dirs` first, with
+ * `dirsFirst`: PostgreSQL's tools belong together, and a lone initdb
+ * elsewhere on PATH has no pg_isready beside it); `pkg` names the Debian
+ * package in the message.
+ */
+export function serverBinary(cmd: string, pkg: string, dirs: readonly string[] = ['/usr/sbin', '/usr/bin'], dirsFirst = false): { requirement: Requirement; path(): string } {
+  const inDirs = (): string | undefined => dirs.map((d) => path.join(d, cmd)).find((f) => fs.existsSync(f));
+  const find = (): string | undefined => (dirsFirst ? (inDirs() ?? onPath(cmd)) : (onPath(cmd) ?? inDirs()));
   return {
     requirement: requirement(`${cmd} (${pkg})`, () => (find() === undefined ? `not found on PATH nor in ${dirs.join(', ')} (apt-get install ${pkg})` : null)),
     path: () => find() ?? cmd,
