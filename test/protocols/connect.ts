@@ -32,9 +32,17 @@ export async function runCheck(check: ProtocolCheck, port: number, options: Reco
   }
 }
 
-/** `n` connections to `port`, held open (to fill a server's connection limit); close() ends them. */
-export async function hold(port: number, n: number): Promise<{ sockets: net.Socket[]; close(): void }> {
+/**
+ * `n` connections to `port`, held open (to fill a server's connection limit);
+ * close() ends them. With `greeted`, each waits for the server's first bytes:
+ * the server has accepted it then, not only the kernel.
+ */
+export async function hold(port: number, n: number, greeted = false): Promise<{ sockets: net.Socket[]; close(): void }> {
   const sockets: net.Socket[] = [];
-  for (let i = 0; i < n; i++) sockets.push(await connect(port));
+  for (let i = 0; i < n; i++) {
+    const s = await connect(port);
+    sockets.push(s);
+    if (greeted) await once(s, 'data');
+  }
   return { sockets, close: () => sockets.forEach((s) => s.destroy()) };
 }
