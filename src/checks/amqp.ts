@@ -75,7 +75,7 @@ async function talk(ex: Exchange): Promise<Conclusion> {
 export const amqp: ProtocolCheck = {
   name: 'amqp',
   defaultPort: 5672,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     return converse(socket, ctx.signal, talk);
   },
 };

@@ -11,7 +11,7 @@ import { refusal } from './smtp';
 export const ftp: ProtocolCheck = {
   name: 'ftp',
   defaultPort: 21,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     return converse(socket, ctx.signal, async (ex) => {
       const reply = await readCodedReply(ex);
       const banner = reply.lines.join(' ');

@@ -93,7 +93,7 @@ async function talk(ex: Exchange, username: string | undefined, password: string
 export const mqtt: ProtocolCheck = {
   name: 'mqtt',
   defaultPort: 1883,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     const username = stringOption(ctx.options, 'user');
     const password = stringOption(ctx.options, 'password');
     return converse(socket, ctx.signal, (ex) => talk(ex, username, password));

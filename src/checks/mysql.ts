@@ -130,7 +130,7 @@ async function talk(ex: Exchange, user: string | undefined, password: string): P
 export const mysql: ProtocolCheck = {
   name: 'mysql',
   defaultPort: 3306,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     const user = stringOption(ctx.options, 'user');
     const password = stringOption(ctx.options, 'password') ?? '';
     return converse(socket, ctx.signal, (ex) => talk(ex, user, password));

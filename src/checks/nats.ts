@@ -58,7 +58,7 @@ async function talk(ex: Exchange, user: string | undefined, password: string | u
 export const nats: ProtocolCheck = {
   name: 'nats',
   defaultPort: 4222,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     const user = stringOption(ctx.options, 'user');
     const password = stringOption(ctx.options, 'password');
     return converse(socket, ctx.signal, (ex) => talk(ex, user, password));

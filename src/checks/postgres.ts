@@ -132,7 +132,7 @@ async function talk(ex: Exchange, user: string, database: string): Promise<Concl
 export const postgres: ProtocolCheck = {
   name: 'postgres',
   defaultPort: 5432,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     const user = stringOption(ctx.options, 'user') ?? 'postgres';
     const database = stringOption(ctx.options, 'database') ?? user;
     return converse(socket, ctx.signal, (ex) => talk(ex, user, database));

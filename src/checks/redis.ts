@@ -58,7 +58,7 @@ async function talk(ex: Exchange, password: string | undefined, username: string
 export const redis: ProtocolCheck = {
   name: 'redis',
   defaultPort: 6379,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     const password = stringOption(ctx.options, 'password');
     const username = stringOption(ctx.options, 'user');
     return converse(socket, ctx.signal, (ex) => talk(ex, password, username));

@@ -88,7 +88,7 @@ export function sendExpectCheck(steps: readonly Step[]): ProtocolCheck {
 export const sendExpect: ProtocolCheck = {
   name: 'send-expect',
   defaultPort: 0,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     const steps = validateSteps(ctx.options.steps);
     return converse(socket, ctx.signal, (ex) => talk(ex, steps));
   },

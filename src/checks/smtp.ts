@@ -28,7 +28,7 @@ async function greeting(ex: Exchange): Promise<Conclusion> {
 export const smtp: ProtocolCheck = {
   name: 'smtp',
   defaultPort: 25,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     return converse(socket, ctx.signal, async (ex) => {
       const c = await greeting(ex);
       if (c.ready) ex.send('QUIT\r\n');

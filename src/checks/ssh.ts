@@ -38,7 +38,7 @@ async function talk(ex: Exchange): Promise<Conclusion> {
 export const ssh: ProtocolCheck = {
   name: 'ssh',
   defaultPort: 22,
-  run(socket: net.Socket, ctx: ProtocolContext) {
+  async run(socket: net.Socket, ctx: ProtocolContext) {
     return converse(socket, ctx.signal, talk);
   },
 };
