@@ -130,7 +130,7 @@ describe('amqp (scripted broker: RabbitMQ is not started here)', () => {
   }
 
   test('scripted: the 0-9-1 header answered with Connection.Start is ready, with product and version', async () => {
-    let got = Buffer.alloc(0);
+    let got: Buffer = Buffer.alloc(0);
     const p = await peer((s) =>
       s.once('data', (d: Buffer) => {
         got = d;

@@ -1,30 +1,15 @@
 // The redis check against redis-server itself, in each state it can be put in:
 // serving, wanting a password, at maxclients, a replica whose master is down,
 // and loading its dataset (slowed down with the debug config key-load-delay).
-import * as fs from 'node:fs';
-import { redis, respCommand } from '../../src/checks/redis';
-import { Exchange } from '../../src/checks/exchange';
+import { redis } from '../../src/checks/redis';
 import { needs } from '../preconditions';
-import { closedPortNumber, stopAll, waitUntil, serverDir } from '../servers/harness';
-import { redisServer, startRedis } from '../servers/redis';
-import { connect, hold, runCheck } from './connect';
+import { closedPortNumber, stopAll, waitUntil } from '../servers/harness';
+import { redisServer, startLoadingRedis, startRedis } from '../servers/redis';
+import { hold, runCheck } from './connect';
 
 const lab = needs(redisServer.requirement);
 
 afterAll(stopAll);
-
-/** Sends one command over its own connection and returns the first line of the reply. */
-async function command(port: number, ...args: string[]): Promise<string> {
-  const socket = await connect(port);
-  const ex = new Exchange(socket, AbortSignal.timeout(60000));
-  try {
-    ex.send(respCommand(...args));
-    return await ex.readLine();
-  } finally {
-    ex.close();
-    socket.destroy();
-  }
-}
 
 lab.describe('redis check against redis-server', () => {
   test('a serving redis-server answers +PONG: ready', async () => {
@@ -71,15 +56,7 @@ lab.describe('redis check against redis-server', () => {
   });
 
   test('while redis-server loads its dataset it answers -LOADING (not ready, loading); once loaded, +PONG', async () => {
-    // A dataset written by redis-server itself (DEBUG POPULATE, SAVE), then
-    // loaded by a second redis-server at key-load-delay 1000 us per key, with
-    // events served every KiB so that clients get -LOADING meanwhile.
-    const dir = serverDir('redis-rdb');
-    const writer = await startRedis(['--enable-debug-command', 'local'], dir);
-    expect(await command(writer.port, 'DEBUG', 'POPULATE', '6000')).toBe('+OK');
-    expect(await command(writer.port, 'SAVE')).toBe('+OK');
-    await writer.stop();
-    const loader = await startRedis(['--key-load-delay', '1000', '--loading-process-events-interval-bytes', '1024'], dir);
+    const loader = await startLoadingRedis();
     try {
       const v = await runCheck(redis, loader.port);
       expect(v).toMatchObject({ ready: false, reason: 'loading', facts: { error: 'LOADING' } });
@@ -88,7 +65,6 @@ lab.describe('redis check against redis-server', () => {
       expect(await runCheck(redis, loader.port)).toMatchObject({ ready: true, facts: { reply: 'PONG' } });
     } finally {
       await loader.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 90000);
 });
