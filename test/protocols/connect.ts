@@ -34,15 +34,30 @@ export async function runCheck(check: ProtocolCheck, port: number, options: Reco
 
 /**
  * `n` connections to `port`, held open (to fill a server's connection limit);
- * close() ends them. With `greeted`, each waits for the server's first bytes:
- * the server has accepted it then, not only the kernel.
+ * close() ends them. With `accepted`, each waits for the server's first bytes
+ * and must pass it (a greeting, not a refusal): a connection the server
+ * refused (it may still count a client that has just closed, such as the
+ * start-up probe's) is replaced, for up to 10 s. `hello` is sent first, for
+ * servers that wait for the client to speak.
  */
-export async function hold(port: number, n: number, greeted = false): Promise<{ sockets: net.Socket[]; close(): void }> {
+export async function hold(port: number, n: number, accepted?: (first: Buffer) => boolean, hello?: string): Promise<{ sockets: net.Socket[]; close(): void }> {
   const sockets: net.Socket[] = [];
-  for (let i = 0; i < n; i++) {
+  const until = Date.now() + 10000;
+  while (sockets.length < n) {
     const s = await connect(port);
-    sockets.push(s);
-    if (greeted) await once(s, 'data');
+    if (accepted === undefined) {
+      sockets.push(s);
+      continue;
+    }
+    if (hello !== undefined) s.write(hello);
+    const [first] = (await once(s, 'data')) as [Buffer];
+    if (accepted(first)) {
+      sockets.push(s);
+      continue;
+    }
+    s.destroy();
+    if (Date.now() > until) throw new Error(`port ${port} kept refusing connection ${sockets.length + 1}: ${first.toString('latin1', 0, 80)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
   return { sockets, close: () => sockets.forEach((s) => s.destroy()) };
 }

@@ -35,7 +35,7 @@ lab.describe('redis check against redis-server', () => {
 
   test('maxclients reached: -ERR max number of clients reached is too-many-connections', async () => {
     const server = await startRedis(['--maxclients', '1']);
-    const held = await hold(server.port, 1);
+    const held = await hold(server.port, 1, (first) => first.toString('latin1') === '+PONG\r\n', 'PING\r\n');
     try {
       const v = await runCheck(redis, server.port);
       expect(v).toMatchObject({ ready: false, reason: 'too-many-connections' });

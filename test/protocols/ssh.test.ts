@@ -19,7 +19,7 @@ needs(sshd.requirement, sshKeygen).describe('ssh check against sshd', () => {
 
   test('MaxStartups 1 with one unauthenticated connection held: "Exceeded MaxStartups" and a close is too-many-connections', async () => {
     const server = await startSshd(['MaxStartups=1']);
-    const held = await hold(server.port, 1, true);
+    const held = await hold(server.port, 1, (first) => first.toString('latin1').startsWith('SSH-'));
     try {
       const v = await runCheck(ssh, server.port);
       expect(v).toMatchObject({ ready: false, reason: 'too-many-connections', facts: { message: 'Exceeded MaxStartups' } });

@@ -53,6 +53,19 @@ export function pythonWith(module: string, pkg: string): { requirement: Requirem
 
 export { tool };
 
+const dirs = new Set<string>();
+let hooked = false;
+
+/** At exit (a worker that dies before afterAll): kill every server group still running, remove every temp dir. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const s of running) killGroup(s.child.pid, 'SIGKILL');
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+}
+
 /** The user a server that refuses root runs as: nobody when we are root, else ourselves. */
 export function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -62,6 +75,8 @@ export function serverUser(): { uid: number; gid: number } | undefined {
 /** A temporary directory, owned by `owner` when given (so a server running as nobody can write it). */
 export function serverDir(name: string, owner?: { uid: number; gid: number }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sockprobe-${name}-`));
+  dirs.add(dir); // removed by stopAll() or at exit, even when a set-up step fails before any server starts
+  hookExit();
   fs.chmodSync(dir, 0o700);
   if (owner !== undefined) fs.chownSync(dir, owner.uid, owner.gid);
   return dir;
@@ -121,7 +136,6 @@ export interface Server {
 }
 
 const running = new Set<Server>();
-let hooked = false;
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
@@ -151,12 +165,7 @@ export interface StartOptions {
 
 /** Starts a server in its own process group and waits until it is ready; it is stopped by stopAll() or at exit. */
 export async function startServer(o: StartOptions): Promise<Server> {
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', () => {
-      for (const s of running) killGroup(s.child.pid, 'SIGKILL');
-    });
-  }
+  hookExit();
   const child = spawn(o.cmd, o.args, {
     cwd: o.dir,
     detached: true,
@@ -200,7 +209,10 @@ export async function startServer(o: StartOptions): Promise<Server> {
         // Whatever the leader left behind in its group (postgres backends, say).
         killGroup(child.pid, 'SIGKILL');
         running.delete(server);
-        if (o.removeDir !== false) fs.rmSync(o.dir, { recursive: true, force: true });
+        if (o.removeDir !== false) {
+          fs.rmSync(o.dir, { recursive: true, force: true });
+          dirs.delete(o.dir);
+        }
       })();
       return stopping;
     },
@@ -238,6 +250,8 @@ export async function run(cmd: string, args: readonly string[], opts: { cwd?: st
 /** Stops every server still running (the tests' afterAll). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((s) => s.stop()));
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  dirs.clear();
 }
 
 /** Writes `content` to `dir/name`, owned by `owner` when given, and returns its path. */
