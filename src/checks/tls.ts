@@ -108,34 +108,38 @@ const iso = (date: string): string => {
   return Number.isNaN(t) ? date : new Date(t).toISOString();
 };
 
-/** "CN=a\nO=b" (Node's X509Certificate.subject) as "CN=a, O=b". */
-const dn = (text: string): string => text.split('\n').filter((p) => p !== '').join(', ');
+/** A DN as Node's getPeerCertificate() gives it ({ CN: 'a', O: ['b', 'c'] }) as "CN=a, O=b, O=c". */
+function dn(name: Record<string, string | string[]> | undefined): string {
+  if (name === undefined) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(name)) for (const one of Array.isArray(v) ? v : [v]) parts.push(`${k}=${one}`);
+  return parts.join(', ');
+}
 
-function certificateDetail(x: crypto.X509Certificate): CertificateDetail {
+function certificateDetail(c: tls.PeerCertificate): CertificateDetail {
   return {
-    subject: dn(x.subject),
-    issuer: dn(x.issuer),
-    subjectAltNames: x.subjectAltName === undefined ? [] : x.subjectAltName.split(', '),
-    notBefore: iso(x.validFrom),
-    notAfter: iso(x.validTo),
-    fingerprint256: x.fingerprint256,
-    serialNumber: x.serialNumber,
+    subject: dn(c.subject as unknown as Record<string, string | string[]>),
+    issuer: dn(c.issuer as unknown as Record<string, string | string[]>),
+    subjectAltNames: c.subjectaltname === undefined || c.subjectaltname === '' ? [] : c.subjectaltname.split(', '),
+    notBefore: iso(c.valid_from),
+    notAfter: iso(c.valid_to),
+    fingerprint256: c.fingerprint256,
+    serialNumber: c.serialNumber,
   };
 }
 
 /**
  * The chain as Node walks it (getPeerCertificate(true)): the certificates the
  * server presented, ordered from the leaf by issuer, then whatever issuers
- * the trust store supplied. Returns DER buffers, leaf first, without repeats.
+ * the trust store supplied. Leaf first, without repeats (a root is its own issuer).
  */
-function walkChain(socket: tls.TLSSocket): Buffer[] {
-  const out: Buffer[] = [];
+function walkChain(leaf: tls.DetailedPeerCertificate): CertificateDetail[] {
+  const out: CertificateDetail[] = [];
   const seen = new Set<string>();
-  let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (c !== undefined && c.raw !== undefined) {
-    if (seen.has(c.fingerprint256)) break;
+  let c: tls.DetailedPeerCertificate | undefined = leaf;
+  while (c !== undefined && c.raw !== undefined && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
-    out.push(c.raw);
+    out.push(certificateDetail(c));
     c = c.issuerCertificate;
   }
   return out;
@@ -157,6 +161,36 @@ function trusted(ca: TlsSettings['ca']): Set<string> {
     }
   }
   return out;
+}
+
+/**
+ * What a handshake needs from the options that costs to make: the secure
+ * context (parsing the CA, certificate and key) and the trusted fingerprints.
+ * Made once per distinct set of options and kept (a few entries): a health
+ * check probes the same target with the same options every round.
+ */
+interface Material {
+  context: tls.SecureContext;
+  roots: Set<string> | undefined;
+}
+const MATERIAL_KEEP = 16;
+const materials = new Map<string, Material>();
+const keyOf = (v: TlsSettings['ca']): string => (v === undefined ? '' : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('base64') : x)).join('\0'));
+
+function material(s: TlsSettings): Material {
+  const key = `${keyOf(s.ca)}\u0001${keyOf(s.cert)}\u0001${keyOf(s.key)}\u0001${s.passphrase ?? ''}`;
+  let m = materials.get(key);
+  if (m === undefined) {
+    const options: tls.SecureContextOptions = {};
+    if (s.ca !== undefined) options.ca = s.ca;
+    if (s.cert !== undefined) options.cert = s.cert;
+    if (s.key !== undefined) options.key = s.key;
+    if (s.passphrase !== undefined) options.passphrase = s.passphrase;
+    m = { context: tls.createSecureContext(options), roots: undefined };
+    if (materials.size >= MATERIAL_KEEP) materials.delete(materials.keys().next().value as string);
+    materials.set(key, m);
+  }
+  return m;
 }
 
 function earliest(certs: readonly CertificateDetail[]): string | null {
@@ -201,18 +235,23 @@ export function tlsHandshake(socket: net.Socket, s: TlsSettings, host: string, s
     // Whose name the certificate must carry: the SNI name, else the address the socket reached.
     const identity = servername ?? socket.remoteAddress ?? host;
     const started = performance.now();
+    let m: Material;
+    try {
+      m = material(s);
+    } catch (error) {
+      // Bad key or certificate material: the caller's fault, a rejection of the probe.
+      reject(error);
+      return;
+    }
     const options: tls.ConnectionOptions = {
       socket,
+      secureContext: m.context,
       rejectUnauthorized: false,
       // Judged below, after OpenSSL's own verification, so a failing one is reported, not thrown.
       checkServerIdentity: () => undefined,
     };
     if (servername !== undefined) options.servername = servername;
     if (s.alpn !== undefined) options.ALPNProtocols = s.alpn;
-    if (s.ca !== undefined) options.ca = s.ca;
-    if (s.cert !== undefined) options.cert = s.cert;
-    if (s.key !== undefined) options.key = s.key;
-    if (s.passphrase !== undefined) options.passphrase = s.passphrase;
     if (signal.aborted) {
       reject(signal.reason);
       return;
@@ -272,19 +311,21 @@ export function tlsHandshake(socket: net.Socket, s: TlsSettings, host: string, s
       d.version = t.getProtocol();
       d.cipher = t.getCipher()?.standardName ?? null;
       d.alpn = typeof t.alpnProtocol === 'string' ? t.alpnProtocol : null;
-      const ders = walkChain(t);
-      const roots = trusted(s.ca);
-      const all = ders.map((der) => certificateDetail(new crypto.X509Certificate(der)));
+      const peer = t.getPeerCertificate(true);
+      const all = walkChain(peer);
       d.leaf = all[0] ?? null;
       // Presented: the walk minus the trust store's additions at its end (a
       // server may send its root too; then it counts as presented: it was).
       let presented = all.length;
-      while (presented > 1 && roots.has((all[presented - 1] as CertificateDetail).fingerprint256)) presented--;
+      if (presented > 1) {
+        m.roots ??= trusted(s.ca);
+        const roots = m.roots;
+        while (presented > 1 && roots.has((all[presented - 1] as CertificateDetail).fingerprint256)) presented--;
+      }
       d.chain = all.slice(0, presented);
       d.earliestNotAfter = earliest(d.chain);
       let code: string | null = t.authorizationError === null ? null : String(t.authorizationError);
       if (code === null && d.leaf !== null) {
-        const peer = t.getPeerCertificate(false);
         const mismatch = tls.checkServerIdentity(identity, peer);
         if (mismatch !== undefined) code = (mismatch as NodeJS.ErrnoException).code ?? 'ERR_TLS_CERT_ALTNAME_INVALID';
       }
