@@ -235,6 +235,7 @@ export function tlsHandshake(socket: net.Socket, s: TlsSettings, host: string, s
     // Whose name the certificate must carry: the SNI name, else the address the socket reached.
     const identity = servername ?? socket.remoteAddress ?? host;
     const started = performance.now();
+    let peerChain: tls.DetailedPeerCertificate | undefined;
     let m: Material;
     try {
       m = material(s);
@@ -248,7 +249,11 @@ export function tlsHandshake(socket: net.Socket, s: TlsSettings, host: string, s
       secureContext: m.context,
       rejectUnauthorized: false,
       // Judged below, after OpenSSL's own verification, so a failing one is reported, not thrown.
-      checkServerIdentity: () => undefined,
+      // Node calls this (when OpenSSL verified) with the chain it just read: kept, not read twice.
+      checkServerIdentity: (_name, cert) => {
+        peerChain = cert as tls.DetailedPeerCertificate; // Node passes getPeerCertificate(true)
+        return undefined;
+      },
     };
     if (servername !== undefined) options.servername = servername;
     if (s.alpn !== undefined) options.ALPNProtocols = s.alpn;
@@ -311,7 +316,7 @@ export function tlsHandshake(socket: net.Socket, s: TlsSettings, host: string, s
       d.version = t.getProtocol();
       d.cipher = t.getCipher()?.standardName ?? null;
       d.alpn = typeof t.alpnProtocol === 'string' ? t.alpnProtocol : null;
-      const peer = t.getPeerCertificate(true);
+      const peer = peerChain ?? t.getPeerCertificate(true);
       const all = walkChain(peer);
       d.leaf = all[0] ?? null;
       // Presented: the walk minus the trust store's additions at its end (a
