@@ -4,7 +4,7 @@
 //
 // Settings (environment): BENCH_N (probes per run, 50000), BENCH_C (in flight, 256),
 // BENCH_ROUNDS (5), BENCH_MEM_K (pending probes for the memory test, 10000),
-// BENCH_FLOOD (probes in flight at once, 50000), BENCH_PARTS (rate,mem,flood),
+// BENCH_FLOOD (probes in flight at once, 50000), BENCH_PARTS (rate,mem,flood,tls; tls: see bench/tls.js),
 // BENCH_IMPLS (c,cfull,net,probe,many,probe@old,many@old; cfull = the C prober also
 // making sockprobe's report syscalls: IP_RECVERR, error queue, TCP_INFO; @old = the
 // same API from the baseline commit BENCH_BASELINE, built in a temporary directory
@@ -23,7 +23,7 @@ const C = Number(process.env.BENCH_C || 256);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const MEM_K = Number(process.env.BENCH_MEM_K || 10_000);
 const FLOOD = Number(process.env.BENCH_FLOOD || 50_000);
-const PARTS = (process.env.BENCH_PARTS || 'rate,mem,flood').split(',');
+const PARTS = (process.env.BENCH_PARTS || 'rate,mem,flood,tls').split(',');
 const IMPLS = (process.env.BENCH_IMPLS || 'c,cfull,net,probe,many,probe@old,many@old').split(',');
 // The last commit before the connector seam (issue 13): the engine it replaced.
 const BASELINE = process.env.BENCH_BASELINE || 'b10f622';
@@ -219,6 +219,8 @@ async function main() {
   if (PARTS.includes('rate')) await rates();
   if (PARTS.includes('mem')) await memory();
   if (PARTS.includes('flood')) await floodTest();
+  // The tls check against tls.connect(): its own file (bench/tls.js), its own settings (BENCH_TLS_*).
+  if (PARTS.includes('tls')) await require('./tls').tlsPart();
 }
 
 main().catch((e) => {

@@ -230,6 +230,11 @@ describe('classify(), table-driven over raw outcomes (the real kernel produces t
     // Typed records: a reason or stage added to the union fails to compile here until a row covers it.
     const reasons: { [S in Exclude<Status, 'dns-error'>]: Record<Extract<AddressResult, { status: S }>['reason'], true> } = {
       open: { 'syn-ack': true, accepted: true, settled: true, data: true },
+      'not-ready': {
+        'tls-handshake': true, 'cert-expired': true, 'cert-not-yet-valid': true, 'cert-untrusted': true, 'cert-name-mismatch': true,
+        'http-status': true, 'body-mismatch': true, 'starting-up': true, loading: true, 'too-many-connections': true,
+        'unexpected-reply': true, 'closed-before-reply': true, 'reset-before-reply': true, 'no-reply': true, 'auth-failed': true, 'server-error': true,
+      },
       refused: { reset: true, 'conn-refused': true, 'reset-after-accept': true, 'closed-after-accept': true, 'backlog-full': true },
       blocked: { 'port-unreach': true, 'proto-unreach': true, 'admin-prohibited': true, 'host-prohibited': true, 'net-prohibited': true, 'reject-route': true, 'perm-denied': true },
       unreachable: { 'no-route': true, 'net-unreach': true, 'host-unreach': true, 'beyond-scope': true, 'time-exceeded': true, blackhole: true, 'no-socket-file': true, 'dest-unreach': true },

@@ -225,6 +225,16 @@ describe('describe(): one line for every member of the union', () => {
     unreachable: { ...base, status: 'unreachable', reason: 'no-route', code: 'ENETUNREACH', errno: 101 },
     timeout: { ...base, status: 'timeout', reason: 'no-response', code: 'ETIMEDOUT', errno: 110, synRetransmits: 2 },
     'local-error': { ...base, status: 'local-error', reason: 'no-ports', code: 'EADDRNOTAVAIL', errno: 99, stage: 'connect' },
+    'not-ready': {
+      ...base,
+      status: 'not-ready',
+      reason: 'starting-up',
+      code: '57P03',
+      errno: null,
+      connectMs: 0.2,
+      local: { address: '192.0.2.9', port: 40000 },
+      check: { name: 'postgres', detail: 'the database system is starting up', sent: 'StartupMessage', received: 'E...57P03', facts: { sqlstate: '57P03' }, elapsedMs: 1 },
+    },
   };
 
   test.each(Object.entries(made))('%s', (_status, result) => {

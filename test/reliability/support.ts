@@ -236,7 +236,7 @@ export function buildSignal(spec: SignalSpec): Built {
 // Result checks.
 // ---------------------------------------------------------------------------
 
-const statuses = new Set(['open', 'refused', 'blocked', 'unreachable', 'timeout', 'local-error']);
+const statuses = new Set(['open', 'not-ready', 'refused', 'blocked', 'unreachable', 'timeout', 'local-error']);
 /** Every word a local-error's stage may be: the typed record fails to compile when the union changes. */
 const LOCAL_ERROR_STAGES: ReadonlySet<string> = new Set(
   Object.keys({
@@ -268,6 +268,12 @@ export function checkAddressResult(a: AddressResult): void {
       if (a.code !== null || a.errno !== null) fail('open with an error', a);
       if (!(a.connectMs >= 0)) fail('connectMs', a);
       if (typeof a.local.address !== 'string' || !Number.isInteger(a.local.port)) fail('local', a);
+      break;
+    case 'not-ready':
+      if (!(a.code === null || (typeof a.code === 'string' && a.code !== ''))) fail('code', a);
+      if (a.errno !== null) fail('not-ready with an errno', a);
+      if (!(a.connectMs >= 0)) fail('connectMs', a);
+      if (typeof a.check?.name !== 'string' || typeof a.check.detail !== 'string') fail('check', a);
       break;
     case 'refused':
     case 'blocked':
