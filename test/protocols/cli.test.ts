@@ -3,19 +3,26 @@
 //   sockprobe redis://127.0.0.1:P     exits 0 against a serving redis-server,
 //                                     and 1 with the loading reason while it loads;
 //   sockprobe postgres://127.0.0.1:P  exits 1 with starting-up against a standby
-//                                     with hot_standby = off, and 0 against the primary.
+//                                     with hot_standby = off, and 0 against the primary;
+// and the STARTTLS preludes through the runner: postgres://...?sslmode=require
+// and smtp://...?starttls.
 import { protocols } from '../../src/checks/index';
 import { sockprobe } from '../cli-run';
 import { needs, openssl, requirement } from '../preconditions';
 import { stopAll } from '../servers/harness';
-import { initdb, startPrimary, startStandbyHotStandbyOff } from '../servers/postgres';
+import { initdb, startPrimary, startStandbyHotStandbyOff, type Cluster } from '../servers/postgres';
 import { redisServer, startLoadingRedis, startRedis } from '../servers/redis';
+import { aiosmtpd, startSmtp } from '../servers/brokers';
 
 const registered = requirement('the protocol modules registered (src/checks/index.ts builds its maps from src/checks/modules.ts)', () =>
   protocols.has('redis') && protocols.has('postgres') ? null : 'src/checks/index.ts has no redis or postgres check',
 );
 
 afterAll(stopAll);
+
+// One PostgreSQL primary for the file (initdb takes seconds), started by the first test that needs it.
+let primaryStarted: Promise<Cluster> | undefined;
+const primaryOnce = (): Promise<Cluster> => (primaryStarted ??= startPrimary());
 
 interface JsonRun {
   ok: boolean;
@@ -58,7 +65,7 @@ needs(registered, redisServer.requirement).describe('sockprobe redis://', () => 
 
 needs(registered, initdb.requirement, openssl).describe('sockprobe postgres://', () => {
   test('exits 0 against the primary and 1, reason starting-up (57P03), against a standby with hot_standby = off', async () => {
-    const primary = await startPrimary();
+    const primary = await primaryOnce();
     const standby = await startStandbyHotStandbyOff(primary);
     const ok = await json(`postgres://postgres@127.0.0.1:${primary.server.port}/postgres`);
     expect(ok.code).toBe(0);
@@ -70,4 +77,21 @@ needs(registered, initdb.requirement, openssl).describe('sockprobe postgres://',
     expect(plain.code).toBe(1);
     expect(`${plain.stdout}${plain.stderr}`).toMatch(/not accepting connections/);
   }, 120000);
+});
+
+needs(registered, initdb.requirement, openssl).test('sockprobe postgres://...?sslmode=require: SSLRequest, TLS, then the startup over TLS (exit 0, check postgres+tls)', async () => {
+  const primary = await primaryOnce();
+  const r = await sockprobe(['--json', '--insecure', `postgres://postgres@127.0.0.1:${primary.server.port}/postgres?sslmode=require`]);
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout) as JsonRun;
+  expect(out.targets[0]!.result).toMatchObject({ status: 'open', check: { name: 'postgres+tls', facts: { auth: 'trust' } } });
+}, 120000);
+
+needs(registered, aiosmtpd.requirement, openssl).test('sockprobe smtp://...?starttls against aiosmtpd: EHLO, STARTTLS, a TLS handshake (exit 0, check smtp+starttls)', async () => {
+  const server = await startSmtp();
+  const r = await sockprobe(['--json', '--insecure', `smtp://127.0.0.1:${server.port}?starttls`]);
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout) as JsonRun;
+  expect(out.targets[0]!.result).toMatchObject({ status: 'open', check: { name: 'smtp+starttls' } });
+  await server.stop();
 });

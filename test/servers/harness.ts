@@ -38,7 +38,7 @@ export function pythonWith(module: string, pkg: string): { requirement: Requirem
     found = null;
     for (const py of [onPath('python3'), '/usr/bin/python3']) {
       if (py === undefined || !fs.existsSync(py)) continue;
-      if (spawnSync(py, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0) {
+      if (spawnSync(py, ['-c', `import ${module}`], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).status === 0) {
         found = py;
         break;
       }

@@ -12,7 +12,7 @@ const bin = (name: string): string => path.join(path.dirname(initdb.path()), nam
 
 /** pg_isready's exit status against 127.0.0.1:port: 0 accepting, 1 rejecting, 2 no response, 3 no attempt. */
 export function pgIsready(port: number, user = 'postgres'): Promise<number> {
-  const child = spawn(bin('pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-t', '5'], { stdio: 'ignore' });
+  const child = spawn(bin('pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-t', '5'], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
   return new Promise((resolve) => {
     child.once('error', () => resolve(-1));
     child.once('close', (status) => resolve(status ?? -1));
