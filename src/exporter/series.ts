@@ -1,0 +1,75 @@
+// The series one /probe answers: blackbox_exporter's, with its names and
+// help texts (as Debian's blackbox_exporter 0.23 writes them for tcp and
+// unix modules), then sockprobe's, which say why a probe failed. Written as
+// Prometheus text exposition directly: a handful of gauges per request, where
+// a registry per request (what blackbox_exporter does) would cost more than
+// the probe itself on loopback. `promtool check metrics` checks the output in
+// the tests.
+import type { ProbeResult } from '../types';
+import type { Module } from './config';
+import type { ProbeRun } from './prober';
+
+/** Name, help: blackbox_exporter's texts, word for word. */
+export const BLACKBOX_HELP = {
+  probe_dns_lookup_time_seconds: 'Returns the time taken for probe dns lookup in seconds',
+  probe_duration_seconds: 'Returns how long the probe took to complete in seconds',
+  probe_failed_due_to_regex: 'Indicates if probe failed due to regex',
+  probe_ip_addr_hash: "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
+  probe_ip_protocol: 'Specifies whether probe ip protocol is IP4 or IP6',
+  probe_success: 'Displays whether or not the probe was a success',
+} as const;
+
+export const SOCKPROBE_HELP = {
+  sockprobe_probe_status: "1 for the probe's status and reason (open/syn-ack, refused/reset, blocked/admin-prohibited, timeout/no-response, ...)",
+  sockprobe_icmp_sender_info: 'The host whose ICMP message rejected or stopped the connection, with the ICMP type and code',
+  sockprobe_syn_retransmits: 'SYN retransmissions of the probe (Linux TCP_INFO; 0 when the platform does not tell)',
+  sockprobe_connect_seconds: 'Time the TCP or Unix handshake took, when the target was open; 0 otherwise',
+} as const;
+
+function escape(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function gauge(name: string, help: string, value: number, labels?: Record<string, string>): string {
+  let l = '';
+  if (labels !== undefined) {
+    const parts: string[] = [];
+    for (const [k, v] of Object.entries(labels)) parts.push(`${k}="${escape(v)}"`);
+    l = `{${parts.join(',')}}`;
+  }
+  return `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}${l} ${value}\n`;
+}
+
+function synRetransmits(r: ProbeResult): number {
+  if (r.status === 'timeout') return r.synRetransmits ?? 0;
+  if (r.status === 'dns-error') return 0;
+  return r.tcp?.synRetransmits ?? 0;
+}
+
+function icmpSender(r: ProbeResult): Record<string, string> | undefined {
+  if ((r.status === 'blocked' || r.status === 'unreachable') && r.from !== undefined)
+    return { from: r.from, icmp_type: String(r.icmp?.type ?? ''), icmp_code: String(r.icmp?.code ?? '') };
+  return undefined;
+}
+
+/** The text exposition of one probe (families in name order, as blackbox_exporter's registry gathers them). */
+export function renderProbe(m: Module, run: ProbeRun): string {
+  const r = run.result;
+  const b = BLACKBOX_HELP;
+  const s = SOCKPROBE_HELP;
+  let out = '';
+  if (m.prober === 'tcp') out += gauge('probe_dns_lookup_time_seconds', b.probe_dns_lookup_time_seconds, run.dnsS);
+  out += gauge('probe_duration_seconds', b.probe_duration_seconds, run.durationS);
+  out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, 0);
+  if (m.prober === 'tcp') {
+    out += gauge('probe_ip_addr_hash', b.probe_ip_addr_hash, run.ipHash ?? 0);
+    out += gauge('probe_ip_protocol', b.probe_ip_protocol, run.ipProtocol);
+  }
+  out += gauge('probe_success', b.probe_success, run.success ? 1 : 0);
+  out += gauge('sockprobe_connect_seconds', s.sockprobe_connect_seconds, r.status === 'open' ? r.connectMs / 1000 : 0);
+  const icmp = icmpSender(r);
+  if (icmp !== undefined) out += gauge('sockprobe_icmp_sender_info', s.sockprobe_icmp_sender_info, 1, icmp);
+  out += gauge('sockprobe_probe_status', s.sockprobe_probe_status, 1, { status: r.status, reason: r.reason });
+  out += gauge('sockprobe_syn_retransmits', s.sockprobe_syn_retransmits, synRetransmits(r));
+  return out;
+}
