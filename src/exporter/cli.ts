@@ -97,12 +97,6 @@ export async function runExporter(s: ExporterSettings, io: CliIO, signal: AbortS
     io.stderr.write(`sockprobe exporter: ${error.message}\n`);
     return 1;
   }
-  try {
-    await exporter.listen(s.host, s.port);
-  } catch (error) {
-    io.stderr.write(`sockprobe exporter: cannot listen on ${s.host ?? ''}:${s.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
-    return 1;
-  }
   const onHup = (): void => {
     try {
       exporter.reload();
@@ -110,7 +104,15 @@ export async function runExporter(s: ExporterSettings, io: CliIO, signal: AbortS
       log(`ts=${new Date().toISOString()} level=error msg="Error reloading config" err=${JSON.stringify(error instanceof Error ? error.message : String(error))}`);
     }
   };
+  // Before listening: a SIGHUP sent as soon as the address is logged must find the handler.
   process.on('SIGHUP', onHup);
+  try {
+    await exporter.listen(s.host, s.port);
+  } catch (error) {
+    process.removeListener('SIGHUP', onHup);
+    io.stderr.write(`sockprobe exporter: cannot listen on ${s.host ?? ''}:${s.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}\n`);
+    return 1;
+  }
   let stop = (): void => undefined;
   await new Promise<void>((resolve) => {
     stop = resolve;

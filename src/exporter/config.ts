@@ -200,6 +200,8 @@ class Reader {
   string(node: YamlNode | null, what: string): string {
     const v = this.scalar(node, what);
     if (v === null) return '';
+    // !!binary (blackbox_exporter's own example sends a PostgreSQL SSLRequest so): its bytes.
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('latin1');
     if (typeof v !== 'string') this.fail(node, `${what} must be a string, got ${JSON.stringify(v)}`);
     return v;
   }
@@ -481,7 +483,7 @@ function parse(text: string, file: string): { r: Reader; root: Array<[string, Ya
   const doc = parseDocument(text, { lineCounter: r.lines, uniqueKeys: true, prettyErrors: false });
   const err = doc.errors[0];
   if (err !== undefined) {
-    const line = err.linePos?.[0]?.line;
+    const line = err.linePos?.[0]?.line ?? r.lines.linePos(err.pos[0]).line;
     throw new ConfigError(`${line === undefined ? file : `${file}:${line}`}: not valid YAML: ${err.message.split('\n')[0] ?? ''}`);
   }
   return { r, root: r.entries(doc.contents, 'the configuration'), doc };

@@ -145,6 +145,8 @@ export async function runProbe(
     const found = await lookup(target.host, 0, timeoutMs, signal);
     dnsS = (performance.now() - t0) / 1000;
     if (!found.ok) {
+      if (a.kind === 'check-address')
+        return { kind: 'denied', denied: { code: 403, reason: `target ${target.host}:${target.port} did not resolve (${found.code}), so its address cannot be checked against the allowlist (sockprobe.allow)` } };
       log.add('error', 'Resolution with IP protocol failed', { target: target.host, err: found.code });
       return { kind: 'run', run: finish(m, dnsError(target.host, target.port, found.code, dnsS), started, dnsS, 0, undefined, log) };
     }
