@@ -61,8 +61,12 @@ export function killAll(): void {
   running.clear();
 }
 
-/** Starts a child that logs `Listening on ... address=HOST:PORT` on stderr; resolves with the port. */
-export async function startListening(cmd: string, args: string[], pattern = /msg="Listening on" address=\S*:(\d+)/): Promise<Running> {
+/**
+ * Starts a child that says on stderr (or stdout) that it is ready: by default
+ * `Listening on ... address=HOST:PORT`, the port read from it; with another
+ * `pattern` without a group, `port` is the one it was given.
+ */
+export async function startListening(cmd: string, args: string[], pattern = /msg="Listening on" address=\S*:(\d+)/, port0 = 0): Promise<Running> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let err = '';
@@ -70,7 +74,7 @@ export async function startListening(cmd: string, args: string[], pattern = /msg
     const onData = (d: Buffer): void => {
       err += d.toString();
       const m = pattern.exec(err);
-      if (m !== null) resolve(Number(m[1]));
+      if (m !== null) resolve(m[1] === undefined ? port0 : Number(m[1]));
     };
     child.stderr.on('data', onData);
     child.stdout.on('data', onData);
@@ -116,4 +120,28 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** GETs each request from inside network namespace `ns` (a node child there), all at once; the answers in order. */
+export async function getInNamespace(ns: string, requests: ReadonlyArray<{ url: string; headers?: Record<string, string> }>): Promise<Answer[]> {
+  const script = `
+const http = require('node:http');
+const reqs = JSON.parse(process.argv[1]);
+Promise.all(reqs.map((r) => new Promise((resolve) => {
+  const q = http.get(r.url, { headers: r.headers || {}, agent: false }, (res) => {
+    let body = ''; res.setEncoding('utf8'); res.on('data', (d) => (body += d));
+    res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+  });
+  q.on('error', (e) => resolve({ status: 0, headers: {}, body: String(e) }));
+}))).then((a) => process.stdout.write(JSON.stringify(a)));`;
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, JSON.stringify(requests)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  running.delete(child);
+  if (code !== 0) throw new Error(`GET in ${ns} failed (${String(code)}): ${err}`);
+  return JSON.parse(out) as Answer[];
 }
