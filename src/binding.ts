@@ -1,6 +1,7 @@
 // The one place the native addon is loaded, and the TypeScript shape of its raw
 // surface. Everything the addon returns is a fact from the kernel; meaning is
 // given in classify.ts.
+import type { CheckOutcome } from './checks/runner';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 import {
@@ -107,6 +108,8 @@ export interface RawOutcome {
   /** Set by the settle check after the handshake (src/settle.ts), never by the addon. */
   settle?: RawSettle;
   settleErrno?: number;
+  /** Set by a tls/http/protocol check (src/checks/runner.ts), never by the addon. */
+  check?: CheckOutcome;
 }
 
 /** Field names of the kernel's struct tcp_info (<linux/tcp.h>, without `tcpi_`) that inspect() reads. */

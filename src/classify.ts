@@ -20,6 +20,7 @@ import type {
   UnreachableResult,
 } from './types';
 import { TCP_STATE } from './tcp-states';
+import { withCheck } from './checks/result';
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(os.constants.errno)) {
@@ -264,7 +265,7 @@ export function classify(raw: RawOutcome, target: AttemptTarget): AddressResult 
       local: { address: raw.localAddress, port: raw.localPort },
     };
     if (tcp !== undefined) r.tcp = tcp;
-    return r;
+    return raw.check === undefined ? r : withCheck(r, raw.check);
   }
 
   // A deadline is sockprobe's, not the kernel's: the addon reports no errno
@@ -359,16 +360,18 @@ function localError(
 
 const rank: Record<AddressResult['status'], number> = {
   open: 0,
-  refused: 1,
-  blocked: 2,
-  unreachable: 3,
-  'local-error': 4,
-  timeout: 5,
+  // Connected, but the service said it is not ready: more telling than any TCP failure.
+  'not-ready': 1,
+  refused: 2,
+  blocked: 3,
+  unreachable: 4,
+  'local-error': 5,
+  timeout: 6,
 };
 
 /**
  * The attempt that best answers "what happened": an open one if any, else
- * the most telling failure: a host's refusal, then a filter's rejection, then
+ * the most telling failure: a service that is not ready, a host's refusal, then a filter's rejection, then
  * unreachability, then a local error, and silence last.
  */
 export function mostTelling(attempts: readonly AddressResult[]): AddressResult | undefined {

@@ -9,7 +9,9 @@ import {
   type BlockedReason,
   type DnsErrorReason,
   type LocalErrorReason,
+  type CheckDetail,
   type NeighbourDetail,
+  type NotReadyReason,
   type OpenReason,
   type ProbeResult,
   type RefusedReason,
@@ -21,6 +23,25 @@ const openWords: Record<OpenReason, string> = {
   accepted: 'the listener accepted the connection',
   settled: 'the handshake completed and the peer kept the connection open',
   data: 'the handshake completed and the peer spoke first',
+};
+
+const notReadyWords: Record<NotReadyReason, string> = {
+  'tls-handshake': 'the TLS handshake failed',
+  'cert-expired': 'its certificate has expired',
+  'cert-not-yet-valid': 'its certificate is not valid yet',
+  'cert-untrusted': 'its certificate is not trusted (self-signed, an unknown CA, or a chain missing an intermediate)',
+  'cert-name-mismatch': 'its certificate is for another name',
+  'http-status': 'it answered with an HTTP status outside the expected ones',
+  'body-mismatch': 'its response body does not match the expected pattern',
+  'starting-up': 'it is starting up or recovering, and not accepting work yet',
+  loading: 'it is loading its data set and not serving yet',
+  'too-many-connections': 'it has reached its connection limit',
+  'unexpected-reply': 'it answered, but not as the protocol expects',
+  'closed-before-reply': 'it closed the connection before answering',
+  'reset-before-reply': 'it reset the connection before answering',
+  'no-reply': 'it accepted the connection but did not answer in time',
+  'auth-failed': 'it refused the credentials',
+  'server-error': 'it answered with an error',
 };
 
 const refusedWords: Record<RefusedReason, string> = {
@@ -122,6 +143,11 @@ function unresolvedNote(r: { neighbour?: NeighbourDetail }): string {
   return `; ${noReply(n)} yet${age}: the SYN has not left this machine, too soon to tell a down host from a drop`;
 }
 
+/** A check's own sentence, named: 'tls: TLSv1.3 ..., certificate verified (...)'. */
+function checkWords(c: CheckDetail): string {
+  return `${c.name}: ${c.detail}`;
+}
+
 /** The plain-English words for a result's reason, without the address: 'nothing listens on that port'. */
 export function reasonWords(result: ProbeResult | AddressResult): string {
   const r = result;
@@ -129,6 +155,8 @@ export function reasonWords(result: ProbeResult | AddressResult): string {
   switch (r.status) {
     case 'open':
       return words(openWords, r.reason);
+    case 'not-ready':
+      return words(notReadyWords, r.reason);
     case 'refused':
       return words(refusedWords, r.reason);
     case 'blocked':
@@ -160,7 +188,9 @@ export function describe(result: ProbeResult | AddressResult): string {
   const at = where(r);
   switch (r.status) {
     case 'open':
-      return `${at} is open: ${words} in ${ms(r.connectMs)}${others(r)}`;
+      return `${at} is open: ${words} in ${ms(r.connectMs)}${r.check === undefined ? '' : `; ${checkWords(r.check)}`}${others(r)}`;
+    case 'not-ready':
+      return `${at} is not ready: ${words}: ${checkWords(r.check)} (connected in ${ms(r.connectMs)})${others(r)}`;
     case 'refused':
       return `${at} refused the connection: ${words}${others(r)}`;
     case 'blocked':

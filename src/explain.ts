@@ -9,7 +9,7 @@ import { describe, reasonWords } from './describe';
 import { listenerAccepts, readTcpListeners, type TcpListener } from './procnet';
 import { probe, type ProbeOptions, type ProbeTarget } from './probe';
 import { formatHost, formatTarget, parseTarget } from './target';
-import { assertNever, type AddressResult, type ProbeResult, type ProbeResultOf, type Status } from './types';
+import { assertNever, type AddressResult, type CheckDetail, type NotReadyReason, type ProbeResult, type ProbeResultOf, type Status } from './types';
 import { isObject } from './validate';
 
 /** pass: fine; warn: works, but not for everyone; fail: this is where it breaks; skip: does not apply. */
@@ -74,7 +74,18 @@ export interface SocketFileStep extends StepBase {
   gid: number | null;
 }
 
-export type Step = ResolveStep | RouteStep | ProbeStep | ListenersStep | SocketFileStep;
+/** What the service answered once connected (a target with a check), and what to do about it. */
+export interface ServiceStep extends StepBase {
+  step: 'service';
+  /** The check's evidence: what was sent, the first bytes received, the facts read. */
+  check: CheckDetail;
+  /** Set when the service is not ready. */
+  reason: NotReadyReason | null;
+  /** What to do. */
+  advice: string;
+}
+
+export type Step = ResolveStep | RouteStep | ProbeStep | ListenersStep | SocketFileStep | ServiceStep;
 
 export type CauseCode =
   | 'open'
@@ -88,6 +99,7 @@ export type CauseCode =
   | 'refused-despite-listener'
   | 'refused'
   | 'closed-after-accept'
+  | 'not-ready'
   | 'blocked'
   | 'unreachable'
   | 'overloaded'
@@ -294,6 +306,48 @@ async function socketFileStep(path: string): Promise<SocketFileStep> {
   }
 }
 
+/** What to do about a service that is not ready, by reason. */
+const advice: Record<NotReadyReason, (c: CheckDetail) => string> = {
+  'tls-handshake': () => 'check that the port speaks TLS (not plain text), and the protocol versions, ciphers and ALPN both sides accept (openssl s_client -connect)',
+  'cert-expired': (c) => `renew the certificate${c.tls?.leaf ? ` (${c.tls.leaf.subject}, expired ${c.tls.leaf.notAfter})` : ''} and reload the service; then check that renewal runs by itself`,
+  'cert-not-yet-valid': () => "check this machine's clock and the server's; the certificate's notBefore is in the future",
+  'cert-untrusted': (c) =>
+    c.tls?.verifyError === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || c.tls?.verifyError === 'UNABLE_TO_GET_ISSUER_CERT'
+      ? 'the server does not send its intermediate certificate: configure the full chain (leaf, then intermediates) on the server'
+      : 'use a certificate from a CA the clients trust, or give the clients that CA (--ca)',
+  'cert-name-mismatch': (c) => `use a certificate whose subjectAltName covers ${c.tls?.servername ?? 'the name clients connect to'}, or connect with the name it carries`,
+  'http-status': (c) => `look at the service's logs and at what answers ${c.http?.path ?? 'the path'} (a proxy's 502/503 means its backend is down)`,
+  'body-mismatch': () => 'look at the response body: the service answers, but not with what a healthy instance says',
+  'starting-up': () => 'wait for the start-up or recovery to finish (a standby with hot_standby = off never accepts queries: point clients at the primary)',
+  loading: () => 'wait for the data set to load; a restart starts the loading again',
+  'too-many-connections': () => 'the connection limit is reached: find who holds the connections (a leak, a missing pool), or raise the limit (max_connections)',
+  'unexpected-reply': () => 'check that this port serves the protocol asked for (another service, a proxy, TLS where plain text was expected?)',
+  'closed-before-reply': () => 'the service accepts and closes: look at its logs (a proxy whose backend is down, an access rule, a full connection table)',
+  'reset-before-reply': () => 'the service accepts and resets: look at its logs (a proxy whose backend is down, an access rule)',
+  'no-reply': () => 'the service accepts but does not answer: it is stuck or overloaded, or it waits for the client to speak another protocol',
+  'auth-failed': () => 'check the credentials the check uses',
+  'server-error': (c) => `read the error (${c.detail}) and the service's logs`,
+};
+
+function serviceStep(r: ProbeResult): ServiceStep | undefined {
+  if (r.status !== 'open' && r.status !== 'not-ready') return undefined;
+  if (r.check === undefined) return undefined;
+  const ready = r.status === 'open';
+  return {
+    step: 'service',
+    verdict: ready ? 'pass' : 'fail',
+    summary: `${r.check.name}: ${r.check.detail}`,
+    details: [
+      ...(r.check.sent === '' ? [] : [`sent: ${r.check.sent}`]),
+      ...(r.check.received === '' ? [] : [`received: ${r.check.received}`]),
+      ...Object.entries(r.check.facts).map(([k, v]) => `${k}: ${String(v)}`),
+    ],
+    check: r.check,
+    reason: ready ? null : r.reason,
+    advice: ready ? 'nothing to do: the service answered as a ready one does' : advice[r.reason](r.check),
+  };
+}
+
 // ---------------------------------------------------------------- cause
 
 type Cause = { code: CauseCode; text: string; next: string };
@@ -389,6 +443,8 @@ function tcpCause(r: ProbeResult, target: string, routes: RouteStep | undefined,
       };
     case 'refused':
       return refusedCause(r, target, listeners);
+    case 'not-ready':
+      return { code: 'not-ready', text: `${target} accepts connections but is not ready: ${reasonWords(r)}: ${r.check.detail}`, next: advice[r.reason](r.check) };
     case 'blocked':
       return {
         code: 'blocked',
@@ -496,6 +552,8 @@ export async function explain(target: string | ProbeTarget, options?: ExplainOpt
     result = await probe(t, options);
     steps.push(file, probeStep(result));
     cause = unixCause(result, file, text);
+    const service = serviceStep(result);
+    if (service !== undefined) steps.push(service);
   } else {
     result = await probe(t, options);
     steps.push(resolveStep(result, t.port));
@@ -505,6 +563,8 @@ export async function explain(target: string | ProbeTarget, options?: ExplainOpt
       routes = await routeStep(result, t.port);
       listeners = await listenersStep(result, t.port);
       steps.push(routes, probeStep(result), listeners);
+      const service = serviceStep(result);
+      if (service !== undefined) steps.push(service);
     }
     cause = tcpCause(result, text, routes, listeners);
   }

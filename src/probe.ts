@@ -6,6 +6,8 @@ import { FLAG_GRACEFUL } from './binding';
 import type { AttemptTarget } from './classify';
 import { abortError } from './errors';
 import { settleCheck } from './settle';
+import { checkPlan, type CheckSpec } from './checks/index';
+import { planCheck } from './checks/runner';
 import type { AddressResult, DnsErrorReason, DnsErrorResult, ProbeResult } from './types';
 import {
   checkClose,
@@ -39,27 +41,42 @@ export interface ProbeOptions {
    * open as soon as the handshake completes.
    */
   settle?: number;
+  /**
+   * What must answer once connected for the target to count as ready: one of
+   * { tls }, { http }, { https }, or a protocol ({ redis }, { postgres }...),
+   * with its options. A check that fails makes the result 'not-ready'.
+   * Runs within `timeout`. Excludes `settle`.
+   */
+  check?: CheckSpec;
 }
 
-export type ProbeTarget = { host: string; port: number } | { path: string };
+/** A target; `check` (as a URL target carries it) is the same as options.check. */
+export type ProbeTarget = { host: string; port: number; check?: CheckSpec } | { path: string; check?: CheckSpec };
 
 export type { Settings };
 
-export function settings(options: unknown): Settings {
+/** `host`: the target as given (a check's default SNI and Host header); `targetCheck`: a check the target carries. */
+export function settings(options: unknown, host = '', targetCheck?: unknown): Settings {
   const o = checkOptions(options);
   const family = checkFamily(o.family);
   const local = checkLocalAddress(o.localAddress);
   if (local !== undefined && family !== 0 && local.family !== family)
     throw new RangeError(`localAddress ${local.address} is IPv${local.family} but family ${family} was asked for`);
   const settle = checkNonNegativeMs(o.settle, 'settle');
+  const timeout = checkTimeout(o.timeout);
+  const signal = checkSignal(o.signal);
+  if (o.check !== undefined && targetCheck !== undefined) throw new RangeError('check is given twice: by the target and by options.check');
+  const spec = o.check ?? targetCheck;
+  const plan = spec === undefined ? undefined : checkPlan(spec, o.check !== undefined ? 'check' : 'target.check');
+  if (plan !== undefined && settle > 0) throw new RangeError('settle and check exclude each other: a check already waits for the service to answer');
   return {
-    timeout: checkTimeout(o.timeout),
-    signal: checkSignal(o.signal),
+    timeout,
+    signal,
     family,
     local,
     flags: checkClose(o.close) === 'graceful' ? FLAG_GRACEFUL : 0,
     settle,
-    check: settle > 0 ? settleCheck(settle) : undefined,
+    check: plan !== undefined ? planCheck(plan, host, timeout, signal) : settle > 0 ? settleCheck(settle) : undefined,
   };
 }
 
@@ -262,10 +279,10 @@ class SingleProbe extends Attempt {
 const noop = (): void => undefined;
 
 /** Validates synchronously (throws), then probes; probe() turns a throw into a rejection. */
-function probeHost(hostArg: unknown, portArg: unknown, options: unknown): Promise<ProbeResult> {
+function probeHost(hostArg: unknown, portArg: unknown, options: unknown, targetCheck?: unknown): Promise<ProbeResult> {
   const host = checkHost(hostArg);
   const port = checkPort(portArg);
-  const s = settings(options);
+  const s = settings(options, host, targetCheck);
   if (s.signal?.aborted) throw abortError(s.signal);
   const literal = literalFamily(host);
   if (literal !== 0) {
@@ -313,9 +330,9 @@ export async function probeValidHost(host: string, port: number, s: Settings, re
   return buildResult(host, attempts, dnsMs, now() - started);
 }
 
-function probeUnix(pathArg: unknown, options: unknown): Promise<ProbeResult> {
+function probeUnix(pathArg: unknown, options: unknown, targetCheck?: unknown): Promise<ProbeResult> {
   const path = checkUnixPath(pathArg);
-  const s = settings(options);
+  const s = settings(options, '', targetCheck);
   if (s.local !== undefined) throw new RangeError('localAddress does not apply to a Unix domain socket');
   if (s.family !== 0) throw new RangeError('family does not apply to a Unix domain socket');
   if (s.signal?.aborted) throw abortError(s.signal);
@@ -326,9 +343,9 @@ function probeSync(a: unknown, b?: unknown, c?: unknown): Promise<ProbeResult> {
   if (isObject(a)) {
     if ('path' in a) {
       if ('host' in a || 'port' in a) throw new TypeError('target must have either path or host and port, not both');
-      return probeUnix(a.path, b);
+      return probeUnix(a.path, b, a.check);
     }
-    return probeHost(a.host, a.port, b);
+    return probeHost(a.host, a.port, b, a.check);
   }
   return probeHost(a, b, c);
 }

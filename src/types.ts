@@ -1,10 +1,14 @@
 // The public result types. A probe's outcome is a discriminated union on
 // `status`; every member is a plain JSON-serialisable object.
+import type { NotReadyReason } from './checks/protocol';
+
+export type { NotReadyReason };
 
 /** Address family of an attempt: 4, 6, or 'unix' for a Unix domain socket. */
 export type Family = 4 | 6 | 'unix';
 
-export type Status = 'open' | 'refused' | 'blocked' | 'unreachable' | 'timeout' | 'local-error' | 'dns-error';
+export type Status = 'open' | 'not-ready' | 'refused' | 'blocked' | 'unreachable' | 'timeout' | 'local-error' | 'dns-error';
+
 
 /** ICMP message that named the failure (Linux, from the socket's error queue). */
 export interface IcmpDetail {
@@ -96,6 +100,98 @@ export interface OpenResult extends Common {
   sndbuf: number;
   rcvbuf: number;
   local: { address: string; port: number };
+  /** What a check (tls, http, a protocol) found once connected, when one ran and passed. */
+  check?: CheckDetail;
+}
+
+/** What the TLS handshake showed (the tls and https checks, a STARTTLS). Dates are ISO 8601 (UTC). */
+export interface TlsDetail {
+  /** The SNI name sent; null when the target is an IP address and no servername was given (RFC 6066: never an IP). */
+  servername: string | null;
+  /** 'TLSv1.3', 'TLSv1.2'...; null when the handshake did not complete. */
+  version: string | null;
+  cipher: string | null;
+  /** The ALPN protocol the server picked; null when none. */
+  alpn: string | null;
+  /** Time from the ClientHello to the handshake's end (or its failure), ms. */
+  handshakeMs: number;
+  /** True when the chain verified against the CAs and the name matched. */
+  authorized: boolean;
+  /** OpenSSL's or Node's verification code: 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'...; null when verified. */
+  verifyError: string | null;
+  /** The leaf certificate the server presented; null when none was (handshake failure). */
+  leaf: CertificateDetail | null;
+  /** Every certificate the server presented, leaf first (as far as the chain could be read). */
+  chain: CertificateDetail[];
+  /** Earliest notAfter among the presented certificates (blackbox's probe_ssl_earliest_cert_expiry). */
+  earliestNotAfter: string | null;
+  /** Earliest notAfter of the verified chain (leaf to trusted root); null when the chain did not verify. */
+  verifiedChainNotAfter: string | null;
+}
+
+export interface CertificateDetail {
+  subject: string;
+  issuer: string;
+  /** subjectAltName entries as OpenSSL prints them: 'DNS:example.test', 'IP Address:127.0.0.1'. */
+  subjectAltNames: string[];
+  notBefore: string;
+  notAfter: string;
+  /** SHA-256 of the DER certificate, colon-separated hex as OpenSSL prints it. */
+  fingerprint256: string;
+  serialNumber: string;
+}
+
+/** What an HTTP exchange showed (the http and https checks). */
+export interface HttpDetail {
+  method: string;
+  path: string;
+  /** The Host header sent. */
+  hostHeader: string;
+  /** null when no status line came. */
+  status: number | null;
+  /** '1.1', '1.0'; null when no status line came. */
+  httpVersion: string | null;
+  /** The statuses that count as ready, as given: '200-399'. */
+  expected: string;
+  /** The body matched the expected regex; null when none was asked for (or no body was read). */
+  bodyMatched: boolean | null;
+  /** Phases, ms: connect (TCP handshake), tls (0 for plain http), firstByte (request written to first response byte). */
+  phases: { connect: number; tls: number; firstByte: number; total: number };
+}
+
+/** The evidence of a check: what it sent, what came back, what it read. */
+export interface CheckDetail {
+  /** 'tls', 'http', 'https', 'redis', 'postgres', ... */
+  name: string;
+  /** One sentence: what the service answered. */
+  detail: string;
+  /** Printable rendering of the bytes sent ('' when none; a TLS handshake is '<TLS ClientHello>'). */
+  sent: string;
+  /** Printable rendering of the first bytes received (at most 256 characters). */
+  received: string;
+  facts: Record<string, string | number | boolean>;
+  /** Time the check took after the TCP handshake, ms. */
+  elapsedMs: number;
+  tls?: TlsDetail;
+  http?: HttpDetail;
+}
+
+/**
+ * The TCP handshake completed but the service behind it is not ready: its
+ * check (TLS, HTTP, a protocol exchange) failed. The TCP facts of the
+ * attempt are kept, and the check's evidence is in `check`.
+ */
+export interface NotReadyResult extends Common {
+  status: 'not-ready';
+  reason: NotReadyReason;
+  /** The check's own code when it has one ('CERT_HAS_EXPIRED', 'ECONNRESET', '57P03'...), else null. */
+  code: string | null;
+  errno: number | null;
+  connectMs: number;
+  sndbuf: number;
+  rcvbuf: number;
+  local: { address: string; port: number };
+  check: CheckDetail;
 }
 
 export type RefusedReason =
@@ -220,6 +316,7 @@ export interface LocalErrorResult extends Common {
 /** The result for one address. */
 export type AddressResult =
   | OpenResult
+  | NotReadyResult
   | RefusedResult
   | BlockedResult
   | UnreachableResult
@@ -260,6 +357,9 @@ export type ProbeResultOf<S extends Status> = Extract<ProbeResult, { status: S }
 
 export function isOpen<T extends { status: Status }>(r: T): r is Extract<T, { status: 'open' }> {
   return r.status === 'open';
+}
+export function isNotReady<T extends { status: Status }>(r: T): r is Extract<T, { status: 'not-ready' }> {
+  return r.status === 'not-ready';
 }
 export function isRefused<T extends { status: Status }>(r: T): r is Extract<T, { status: 'refused' }> {
   return r.status === 'refused';

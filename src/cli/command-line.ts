@@ -1,6 +1,8 @@
 // The command line of `sockprobe [options] TARGET...` and `sockprobe explain
 // [options] TARGET`: one option table for both, so an option means the same
 // to each (scan has its own, in scan.ts).
+import * as fs from 'node:fs';
+import { checkPlan, type CheckSpec } from '../checks/index';
 import type { ProbeTarget } from '../probe';
 import { formatTarget, parseTarget } from '../target';
 import { literalFamily } from '../validate';
@@ -29,11 +31,64 @@ function checkFamily(target: ProbeTarget, family: 0 | 4 | 6): void {
     throw new UsageError(`${formatTarget(target)} is an IPv${literal} address but -${family} asks for IPv${family} only`);
 }
 
+/** TLS options for targets whose check speaks TLS (tls://, https://, rediss://, postgres://...?sslmode=require). */
+export const TLS_OPTIONS = {
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  servername: { type: 'string' },
+  insecure: { type: 'boolean', short: 'k' },
+} as const;
+
+function readPem(file: string, option: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--${option} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** The TLS options of the command line, or undefined when none was given. */
+function tlsFlags(values: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; servername?: string | undefined; insecure?: boolean | undefined }): Record<string, unknown> | undefined {
+  const o: Record<string, unknown> = {};
+  if (values.ca !== undefined) o.ca = readPem(values.ca, 'ca');
+  if (values.cert !== undefined) o.cert = readPem(values.cert, 'cert');
+  if (values.key !== undefined) o.key = readPem(values.key, 'key');
+  if (values.servername !== undefined) o.servername = values.servername;
+  if (values.insecure === true) o.insecure = true;
+  return Object.keys(o).length === 0 ? undefined : o;
+}
+
+/** A target's check with the command line's TLS options added where the check speaks TLS; checked as probe() would (UsageError). */
+function withTls(target: ProbeTarget, tls: Record<string, unknown> | undefined): { target: ProbeTarget; usesTls: boolean } {
+  const check = target.check as Record<string, Record<string, unknown>> | undefined;
+  if (check === undefined) return { target, usesTls: false };
+  const name = Object.keys(check)[0] as string;
+  const options = check[name] ?? {};
+  let next: Record<string, unknown> = options;
+  let usesTls = false;
+  if (name === 'tls') {
+    usesTls = true;
+    next = { ...options, ...tls };
+  } else if (name === 'https' || (options.tls !== undefined && options.tls !== false) || options.starttls === true) {
+    usesTls = true;
+    next = { ...options, tls: { ...(typeof options.tls === 'object' ? options.tls : {}), ...tls } };
+  }
+  const t = { ...target, check: { [name]: next } as CheckSpec };
+  try {
+    checkPlan(t.check, formatTarget(target));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return { target: t, usesTls };
+}
+
 export function parseCommandLine(argv: readonly string[]): Parsed {
   const { values, positionals } = parseOptions(argv, {
     ...COMMON_OPTIONS,
     wait: { type: 'boolean', short: 'w' },
     version: { type: 'boolean', short: 'V' },
+    ...TLS_OPTIONS,
   });
   if (values.help === true) return { kind: 'help' };
   if (values.version === true) return { kind: 'version' };
@@ -54,6 +109,14 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     checkFamily(target, family);
     return target;
   });
+  const tls = tlsFlags(values);
+  let anyTls = false;
+  for (let i = 0; i < targets.length; i++) {
+    const w = withTls(targets[i] as ProbeTarget, tls);
+    targets[i] = w.target;
+    anyTls ||= w.usesTls;
+  }
+  if (tls !== undefined && !anyTls) throw new UsageError('--ca, --cert, --key, --servername and --insecure apply to TLS targets (tls://, https://...), and none was given');
   const timeout =
     values.timeout === undefined ? (wait ? DEFAULT_WAIT_TIMEOUT_MS : DEFAULT_TIMEOUT_MS) : parseTimeout(values.timeout);
   return {

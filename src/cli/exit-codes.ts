@@ -1,8 +1,8 @@
 // The exit statuses of the `sockprobe` command, one list for every command.
 
-/** Every target is open (probe, explain); the scan ran (scan); help or version was printed. */
+/** Every target is open, and ready when it has a check (probe, explain); the scan ran (scan); help or version was printed. */
 export const EXIT_OPEN = 0;
-/** A target is not open (probe, explain); the probe could not run (no native binary). */
+/** A target is not open, or open but not ready (its check failed) (probe, explain); the probe could not run (no native binary). */
 export const EXIT_NOT_OPEN = 1;
 /** The command line is wrong. */
 export const EXIT_USAGE = 2;

@@ -26,7 +26,11 @@ const USAGE = `Usage: sockprobe [options] TARGET...
 
 Connects to each TARGET and says what happened: open, refused, blocked by a
 firewall, unreachable, timed out, a local error, or a name that did not resolve.
-TARGET is host:port, [ipv6-address]:port or unix:/path/to.sock.
+TARGET is host:port, [ipv6-address]:port or unix:/path/to.sock, or a URL whose
+scheme names a readiness check run once connected: tls://host:443,
+https://host/healthz, http://, redis://, postgres://user@host/db?sslmode=require,
+mysql://, amqp://, mqtt://, nats://, smtp://, ftp://, ssh:// (default ports).
+A target whose check fails is "not ready" (exit 1), with the service's answer.
 
 Commands:
   explain TARGET   run the troubleshooting checklist: resolution, route, probe of
@@ -59,11 +63,15 @@ Options:
   -4                IPv4 addresses only
   -6                IPv6 addresses only
   -j, --json        print one JSON document
+      --ca FILE     trust this CA (PEM) for TLS targets instead of the system roots
+      --cert FILE, --key FILE   client certificate and key (PEM) for TLS targets
+      --servername NAME  SNI and certificate name for TLS targets (default: the host, if a name)
+  -k, --insecure    a TLS target whose certificate does not verify is still ready (still reported)
   -q, --quiet       print nothing; only the exit status speaks
   -h, --help        show this help
   -V, --version     show the version
 
-Exit status: 0 every target is open, 1 otherwise, 2 usage error.
+Exit status: 0 every target is open (and ready), 1 otherwise, 2 usage error.
 Colour only on a terminal, never when NO_COLOR is set.
 `;
 
@@ -81,6 +89,10 @@ function commandWord(argv: readonly string[]): string | undefined {
       'max-hops': { type: 'string', short: 'm' },
       'first-hop': { type: 'string', short: 'f' },
       tries: { type: 'string' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      servername: { type: 'string' },
     },
   });
   const first = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');

@@ -97,6 +97,7 @@ function statusColour(status: Status): number {
     case 'refused':
       return DIM;
     case 'timeout':
+    case 'not-ready':
       return YELLOW;
     case 'blocked':
     case 'unreachable':

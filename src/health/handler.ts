@@ -8,7 +8,7 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type * as PromClient from 'prom-client';
 import { describeValue } from '../describe-value';
-import type { ProbeResult } from '../types';
+import type { CheckDetail, ProbeResult } from '../types';
 import { checkNonNegativeMs, checkOptions } from '../validate';
 import { checkSettings, runCheck, type CheckReport } from './check';
 import { ConnectionRegistry, type ConnectionCheck, type ConnectionOptions, type HealthConnection } from './connections';
@@ -43,6 +43,8 @@ export interface HealthReport {
     code: string | null;
     address: string | null;
     elapsedMs: number;
+    /** What the target's check (tls, https, a protocol) found, when it has one and it ran. */
+    check?: CheckDetail;
   }>;
   /** The registered connections, as inspected in this round. */
   connections: ConnectionCheck[];
@@ -96,6 +98,15 @@ class Metrics {
   readonly rounds: PromClient.Counter;
   readonly lastRound: PromClient.Gauge;
   readonly requests: PromClient.Counter<'path' | 'code'>;
+  readonly sslEarliest: PromClient.Gauge<'target'>;
+  readonly sslLastChain: PromClient.Gauge<'target'>;
+  readonly tlsVersion: PromClient.Gauge<'target' | 'version'>;
+  readonly tlsVerified: PromClient.Gauge<'target' | 'code'>;
+  readonly httpStatus: PromClient.Gauge<'target'>;
+  readonly httpDuration: PromClient.Gauge<'target' | 'phase'>;
+  readonly failedDueToRegex: PromClient.Gauge<'target'>;
+  /** The gauges of the checks' series: reset every round, so a target's series go when its check no longer reports them. */
+  readonly checkGauges: readonly PromClient.Gauge<string>[];
   readonly connHealthy: PromClient.Gauge<'connection'>;
   readonly connGauges: ReadonlyArray<readonly [PromClient.Gauge<'connection'>, (c: ConnectionCheck) => number | undefined]>;
 
@@ -109,8 +120,17 @@ class Metrics {
     this.duration = gauge('probe_duration_seconds', 'Returns how long the probe took to complete in seconds', ['target']);
     this.dns = gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds', ['target']);
     this.ipProtocol = gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6 (0: Unix socket or no address)', ['target']);
-    this.status = gauge('sockprobe_probe_status', "1 for the probe's current status and reason (open, refused, blocked, unreachable, timeout, local-error, dns-error)", ['target', 'status', 'reason']);
-    this.connect = gauge('sockprobe_connect_seconds', 'Time the TCP or Unix handshake took, when the target was open', ['target']);
+    this.status = gauge('sockprobe_probe_status', "1 for the probe's current status and reason (open, not-ready, refused, blocked, unreachable, timeout, local-error, dns-error; not-ready's reason says why: cert-expired, starting-up...)", ['target', 'status', 'reason']);
+    this.connect = gauge('sockprobe_connect_seconds', 'Time the TCP or Unix handshake took, when the target was open (or open but not ready)', ['target']);
+    // blackbox_exporter's names and meanings for what the tls and http checks see.
+    this.sslEarliest = gauge('probe_ssl_earliest_cert_expiry', 'Returns earliest SSL cert expiry in unixtime (of the certificates the server presented, verified or not)', ['target']);
+    this.sslLastChain = gauge('probe_ssl_last_chain_expiry_timestamp_seconds', 'Returns last SSL chain expiry in timestamp (the earliest expiry of the verified chain; absent when it did not verify)', ['target']);
+    this.tlsVersion = gauge('probe_tls_version_info', 'Returns the TLS version used or NaN when unknown', ['target', 'version']);
+    this.tlsVerified = gauge('sockprobe_tls_verified', "1 when the server's certificate verified (chain, dates, name); code is the verification error otherwise", ['target', 'code']);
+    this.httpStatus = gauge('probe_http_status_code', 'Response HTTP status code (0 when no response came)', ['target']);
+    this.httpDuration = gauge('probe_http_duration_seconds', 'Duration of http request by phase', ['target', 'phase']);
+    this.failedDueToRegex = gauge('probe_failed_due_to_regex', 'Indicates if probe failed due to regex', ['target']);
+    this.checkGauges = [this.sslEarliest, this.sslLastChain, this.tlsVersion, this.tlsVerified, this.httpStatus, this.httpDuration, this.failedDueToRegex] as PromClient.Gauge<string>[];
     this.synRetransmits = gauge('sockprobe_syn_retransmits', 'SYN retransmissions of the last probe (Linux TCP_INFO; 0 when the platform does not tell)', ['target']);
     this.rounds = new p.Counter({ name: 'sockprobe_probe_rounds_total', help: 'Rounds of probes run by this handler', registers });
     this.lastRound = new p.Gauge({ name: 'sockprobe_probe_last_round_timestamp_seconds', help: 'When the last round of probes started, seconds since the epoch', registers });
@@ -131,18 +151,46 @@ class Metrics {
     ];
   }
 
+  private recordCheck(target: string, c: CheckDetail, dnsMs: number): void {
+    const t = c.tls;
+    if (t !== undefined) {
+      const seconds = (iso: string | null): number | undefined => (iso === null ? undefined : Date.parse(iso) / 1000);
+      const earliest = seconds(t.earliestNotAfter);
+      if (earliest !== undefined) this.sslEarliest.set({ target }, earliest);
+      const verified = seconds(t.verifiedChainNotAfter);
+      if (verified !== undefined) this.sslLastChain.set({ target }, verified);
+      if (t.version !== null) this.tlsVersion.set({ target, version: t.version }, 1);
+      this.tlsVerified.set({ target, code: t.verifyError ?? '' }, t.authorized ? 1 : 0);
+    }
+    const h = c.http;
+    if (h !== undefined) {
+      this.httpStatus.set({ target }, h.status ?? 0);
+      const p = h.phases;
+      const processing = Math.max(0, p.firstByte);
+      this.httpDuration.set({ target, phase: 'resolve' }, dnsMs / 1000);
+      this.httpDuration.set({ target, phase: 'connect' }, p.connect / 1000);
+      this.httpDuration.set({ target, phase: 'tls' }, p.tls / 1000);
+      this.httpDuration.set({ target, phase: 'processing' }, processing / 1000);
+      this.httpDuration.set({ target, phase: 'transfer' }, Math.max(0, p.total - p.connect - p.tls - processing) / 1000);
+      this.failedDueToRegex.set({ target }, h.bodyMatched === false ? 1 : 0);
+    }
+  }
+
   record(r: Round): void {
     this.rounds.inc();
     this.lastRound.set(r.startedWall / 1000);
     // Only the current status series of each target: drop the previous ones.
     this.status.reset();
+    for (const g of this.checkGauges) g.reset();
     for (const { target, result } of r.report.results) {
       this.success.set({ target }, result.status === 'open' ? 1 : 0);
       this.duration.set({ target }, result.elapsedMs / 1000);
       this.dns.set({ target }, result.dnsMs / 1000);
       this.ipProtocol.set({ target }, result.family === 4 || result.family === 6 ? result.family : 0);
       this.status.set({ target, status: result.status, reason: result.reason }, 1);
-      this.connect.set({ target }, result.status === 'open' ? result.connectMs / 1000 : 0);
+      const connected = result.status === 'open' || result.status === 'not-ready';
+      this.connect.set({ target }, connected ? result.connectMs / 1000 : 0);
+      if (connected && result.check !== undefined) this.recordCheck(target, result.check, result.dnsMs);
       const retransmits = result.status === 'timeout' ? result.synRetransmits : result.status === 'dns-error' ? null : result.tcp?.synRetransmits;
       this.synRetransmits.set({ target }, retransmits ?? 0);
     }
@@ -176,6 +224,7 @@ function report(r: Round): HealthReport {
       code: result.code,
       address: result.address,
       elapsedMs: result.elapsedMs,
+      ...((result.status === 'open' || result.status === 'not-ready') && result.check !== undefined ? { check: result.check } : {}),
     })),
     connections: r.connections,
   };

@@ -2,6 +2,7 @@
 // check, monitor, healthHandler). A target is a string as parseTarget reads
 // it ('host:port', '[v6]:port', 'unix:/path') or an object: { host, port } or
 // { path }, with an optional `name` used as its label in reports and metrics.
+import { checkPlan, type CheckSpec } from '../checks/index';
 import { describeValue } from '../describe-value';
 import type { ProbeOptions, ProbeTarget } from '../probe';
 import { formatTarget, parseTarget } from '../target';
@@ -18,13 +19,14 @@ import {
 
 /**
  * A target to watch: a string ('host:port', '[v6]:port', 'unix:/path', as
- * parseTarget reads it), or host and port, or a Unix socket path; `name`
- * labels it (default: formatTarget's `host:port`, `[v6]:port` or `unix:/path`).
+ * parseTarget reads it, URL targets such as 'tls://h:443' included), or host
+ * and port, or a Unix socket path, with an optional `check` (as probe()'s
+ * options.check); `name` labels it (default: formatTarget's `host:port`, `[v6]:port` or `unix:/path`).
  */
-export type HealthTarget = string | (({ host: string; port: number } | { path: string }) & { name?: string });
+export type HealthTarget = string | (({ host: string; port: number } | { path: string }) & { name?: string; check?: CheckSpec });
 
 /** The probe options the health helpers pass through to every probe (timeouts and signals are theirs). */
-export type PassThroughProbeOptions = Pick<ProbeOptions, 'family' | 'localAddress' | 'close' | 'settle'>;
+export type PassThroughProbeOptions = Pick<ProbeOptions, 'family' | 'localAddress' | 'close' | 'settle' | 'check'>;
 
 export interface NormalTarget {
   /** Label: the target's `name`, else formatTarget's `host:port`, `[v6]:port` or `unix:/path`. */
@@ -37,6 +39,8 @@ const MAX_NAME_LENGTH = 256;
 export function normalizeTarget(value: unknown, where = 'target'): NormalTarget {
   if (typeof value === 'string') {
     const target = parseTarget(value);
+    // A check is validated now (an unknown protocol, a bad option), not in a later round.
+    if (target.check !== undefined) checkPlan(target.check, `${where}.check`);
     return { name: formatTarget(target), target };
   }
   if (!isObject(value))
@@ -51,7 +55,7 @@ export function normalizeTarget(value: unknown, where = 'target'): NormalTarget 
   if ('path' in value) {
     if ('host' in value || 'port' in value) throw new TypeError(`${where} must have either path or host and port, not both`);
     const path = checkUnixPath(value.path);
-    const target = { path };
+    const target: ProbeTarget = value.check === undefined ? { path } : { path, check: checkedSpec(value.check, where) };
     return { name: name ?? formatTarget(target), target };
   }
   const host = checkHost(value.host, `${where}.host`);
@@ -59,8 +63,13 @@ export function normalizeTarget(value: unknown, where = 'target'): NormalTarget 
   if (typeof port !== 'number') throw new TypeError(`${where}.port must be a number, got ${describeValue(port)}`);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new RangeError(`${where}.port must be an integer from 1 to 65535, got ${String(port)}`);
-  const target = { host, port };
+  const target: ProbeTarget = value.check === undefined ? { host, port } : { host, port, check: checkedSpec(value.check, where) };
   return { name: name ?? formatTarget(target), target };
+}
+
+function checkedSpec(value: unknown, where: string): CheckSpec {
+  checkPlan(value, `${where}.check`);
+  return value as CheckSpec;
 }
 
 /**
@@ -87,6 +96,8 @@ export function passThrough(o: Record<string, unknown>): PassThroughProbeOptions
   if (o.localAddress !== undefined) out.localAddress = checkLocalAddress(o.localAddress)?.address;
   if (o.close !== undefined) out.close = checkClose(o.close);
   if (o.settle !== undefined) out.settle = checkNonNegativeMs(o.settle, 'settle');
+  if (o.check !== undefined) out.check = checkedSpec(o.check, 'options');
+  if (out.check !== undefined && out.settle !== undefined && out.settle > 0) throw new RangeError('settle and check exclude each other: a check already waits for the service to answer');
   return out;
 }
 
@@ -104,6 +115,7 @@ export function checkTargetsAgainst(targets: readonly NormalTarget[], pass: Pass
     throw new RangeError(`localAddress ${String(pass.localAddress)} is IPv${local} but family ${family} was asked for`);
   const wanted = family !== 0 ? family : local;
   for (const { name, target } of targets) {
+    if (pass.check !== undefined && target.check !== undefined) throw new RangeError(`${name}: check is given twice, by the target and by options.check`);
     if ('path' in target) {
       if (pass.localAddress !== undefined) throw new RangeError(`${name}: localAddress does not apply to a Unix domain socket`);
       if (family !== 0) throw new RangeError(`${name}: family does not apply to a Unix domain socket`);

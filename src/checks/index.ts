@@ -1,0 +1,122 @@
+// The checks a probe can carry, by name: tls, http, https (built here), and
+// the protocol modules (src/checks/<protocol>.ts) registered below. A check
+// is asked for as an object with one key, its name, whose value holds its
+// options: { tls: { ca } }, { https: { path: '/healthz', tls: { ca } } },
+// { redis: {} }, { postgres: { tls: {} } } (sslmode: SSLRequest, then TLS),
+// { smtp: { starttls: true } }. URL targets (src/target.ts) name a check by
+// their scheme. checkPlan() validates such an object into a plan the runner
+// (src/checks/runner.ts) executes: [STARTTLS prelude] -> [TLS] -> [HTTP or protocol].
+import type * as net from 'node:net';
+import { describeValue } from '../describe-value';
+import { isObject } from '../validate';
+import { httpSettings, type HttpCheckOptions, type HttpSettings } from './http';
+import type { ProtocolCheck, ProtocolVerdict } from './protocol';
+import { tlsSettings, type TlsCheckOptions, type TlsSettings } from './tls';
+
+/** What a STARTTLS prelude reports: the socket is ready for a TLS handshake, or the service said why not. */
+export type PreludeResult =
+  | { ok: true; sent: string; received: string; facts: Record<string, string | number | boolean> }
+  | { ok: false; verdict: ProtocolVerdict };
+
+/** A protocol's way into TLS on a plain connection (SMTP STARTTLS, Postgres SSLRequest). */
+export type Prelude = (socket: net.Socket, signal: AbortSignal) => Promise<PreludeResult>;
+
+/** The protocol modules, by name. */
+export const protocols: ReadonlyMap<string, ProtocolCheck> = new Map<string, ProtocolCheck>([]);
+
+/** STARTTLS preludes, by protocol name. */
+export const preludes: ReadonlyMap<string, Prelude> = new Map<string, Prelude>([]);
+
+/** Options of a protocol check; `tls` asks for TLS (through the protocol's STARTTLS where it has one). */
+export type ProtocolCheckOptions = Readonly<Record<string, unknown>> & { tls?: TlsCheckOptions | boolean; starttls?: boolean };
+
+export interface HttpsCheckOptions extends HttpCheckOptions {
+  tls?: TlsCheckOptions;
+}
+
+/** The checks and their options. */
+export interface CheckOptionsMap {
+  tls: TlsCheckOptions;
+  http: HttpCheckOptions;
+  https: HttpsCheckOptions;
+  postgres: ProtocolCheckOptions;
+  redis: ProtocolCheckOptions;
+  mysql: ProtocolCheckOptions;
+  amqp: ProtocolCheckOptions;
+  mqtt: ProtocolCheckOptions;
+  nats: ProtocolCheckOptions;
+  smtp: ProtocolCheckOptions;
+  ftp: ProtocolCheckOptions;
+  ssh: ProtocolCheckOptions;
+}
+
+/** A check: an object with exactly one key, the check's name, e.g. `{ tls: { ca } }`. */
+export type CheckSpec = { [K in keyof CheckOptionsMap]: { [P in K]: CheckOptionsMap[P] } }[keyof CheckOptionsMap];
+
+/** What the runner executes, validated. */
+export interface CheckPlan {
+  /** The name results carry: 'tls', 'https', 'redis', 'postgres+tls', 'smtp+starttls'. */
+  name: string;
+  prelude: Prelude | undefined;
+  tls: TlsSettings | undefined;
+  http: HttpSettings | undefined;
+  protocol: ProtocolCheck | undefined;
+  options: Readonly<Record<string, unknown>>;
+  /** The scheme's default port (the Host header leaves it out). */
+  defaultPort: number;
+}
+
+/** Names a check can have besides the protocol modules'. */
+const BUILT_IN = ['tls', 'http', 'https'] as const;
+
+/** Every check name this build knows. */
+export function checkNames(): string[] {
+  return [...BUILT_IN, ...protocols.keys()];
+}
+
+/** Validates a check (TypeError for a wrong type, RangeError for an unknown check or bad option). */
+export function checkPlan(value: unknown, where = 'check'): CheckPlan {
+  if (!isObject(value)) throw new TypeError(`${where} must be an object such as { tls: {} }, got ${describeValue(value)}`);
+  const keys = Object.keys(value);
+  if (keys.length !== 1) throw new RangeError(`${where} must have exactly one key, the check's name (${checkNames().join(', ')}), got ${keys.length}`);
+  const name = keys[0] as string;
+  const opts = value[name] === true ? {} : value[name];
+  switch (name) {
+    case 'tls':
+      return { name, prelude: undefined, tls: tlsSettings(opts, `${where}.tls`), http: undefined, protocol: undefined, options: {}, defaultPort: 443 };
+    case 'http':
+      return { name, prelude: undefined, tls: undefined, http: httpSettings(opts, `${where}.http`), protocol: undefined, options: {}, defaultPort: 80 };
+    case 'https': {
+      if (opts !== undefined && !isObject(opts)) throw new TypeError(`${where}.https must be an object, got ${describeValue(opts)}`);
+      const { tls, ...rest } = opts ?? {};
+      return { name, prelude: undefined, tls: tlsSettings(tls, `${where}.https.tls`), http: httpSettings(rest, `${where}.https`), protocol: undefined, options: {}, defaultPort: 443 };
+    }
+    default:
+      return protocolPlan(name, opts, `${where}.${name}`);
+  }
+}
+
+function protocolPlan(name: string, opts: unknown, where: string): CheckPlan {
+  const protocol = protocols.get(name);
+  if (protocol === undefined) throw new RangeError(`${where}: no check named '${name}' (known: ${checkNames().join(', ')})`);
+  if (opts !== undefined && !isObject(opts)) throw new TypeError(`${where} must be an object, got ${describeValue(opts)}`);
+  const { tls, starttls, ...options } = opts ?? {};
+  if (starttls !== undefined && typeof starttls !== 'boolean') throw new TypeError(`${where}.starttls must be a boolean, got ${describeValue(starttls)}`);
+  const wantsTls = (tls !== undefined && tls !== false) || starttls === true;
+  let prelude: Prelude | undefined;
+  if (wantsTls) {
+    prelude = preludes.get(name);
+    if (prelude === undefined && starttls === true) throw new RangeError(`${where}: ${name} has no STARTTLS here`);
+  }
+  // SMTP's STARTTLS ends the check (the session after it is a new one); Postgres goes on with its startup over TLS.
+  const afterTls = name === 'smtp' && wantsTls ? undefined : protocol;
+  return {
+    name: wantsTls ? `${name}+${prelude !== undefined ? (name === 'postgres' ? 'tls' : 'starttls') : 'tls'}` : name,
+    prelude,
+    tls: wantsTls ? tlsSettings(tls === true || tls === undefined ? {} : tls, `${where}.tls`) : undefined,
+    http: undefined,
+    protocol: afterTls,
+    options,
+    defaultPort: protocol.defaultPort,
+  };
+}
