@@ -9,6 +9,9 @@
 // keys are errors, as blackbox_exporter makes them (yaml KnownFields).
 import * as fs from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import * as path from 'node:path';
+import { checkPlan, type CheckSpec } from '../checks/index';
+import type { TlsCheckOptions } from '../checks/tls';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node as YamlNode } from 'yaml';
 import { parsePorts } from '../ports';
 
@@ -54,6 +57,12 @@ interface ModuleBase {
   tlsConfig: TlsConfig;
   queryResponse: QueryStep[];
   sockprobe: ModuleExtras;
+  /**
+   * What runs on the connected socket (sockprobe's readiness checks): tcp.tls
+   * with its tls_config as the tls check, or the module's sockprobe.check.
+   * A tls check without server_name gets the target's host name per probe.
+   */
+  check?: CheckSpec;
   /** The module as written, for /probe?debug=true. */
   text: string;
   line: number;
@@ -128,7 +137,7 @@ const TLS_VERSIONS = new Set(['TLS10', 'TLS11', 'TLS12', 'TLS13']);
  * What a module needs from sockprobe's readiness checks (issue 15), which this
  * build does not have: a module that uses one is refused at load with this text.
  */
-export const READINESS_NEEDED = "sockprobe's readiness checks (TLS, send/expect and protocol checks, issue 15), which this build does not have yet";
+export const READINESS_NEEDED = "sockprobe's send/expect check (issue 15), which this build does not have yet";
 
 type Where = (node: YamlNode | null | undefined) => string;
 
@@ -159,6 +168,16 @@ class Reader {
   readonly lines = new LineCounter();
 
   constructor(readonly file: string) {}
+
+  /** A file a module names (ca_file, ...), relative to the configuration's directory as blackbox_exporter reads it. */
+  readFile(node: YamlNode | null | undefined, what: string, name: string): string {
+    const f = path.resolve(path.dirname(this.file), name);
+    try {
+      return fs.readFileSync(f, 'utf8');
+    } catch (error) {
+      return this.fail(node, `${what}: cannot read ${f}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
 
   line(node: YamlNode | null | undefined): number {
     const offset = node?.range?.[0];
@@ -282,6 +301,22 @@ function tlsConfig(r: Reader, node: YamlNode | null, what: string): TlsConfig {
   return c;
 }
 
+/** blackbox_exporter's tls_config as the options of sockprobe's tls check (files read now). */
+function tlsCheckOptions(r: Reader, c: TlsConfig, node: YamlNode | null | undefined, what: string): TlsCheckOptions {
+  if (c.minVersion !== undefined || c.maxVersion !== undefined)
+    r.fail(node, `${what}: min_version and max_version are not supported by sockprobe's tls check (it takes what Node and OpenSSL negotiate, TLS 1.2 or later by default)`);
+  const o: { -readonly [K in keyof TlsCheckOptions]: TlsCheckOptions[K] } = {};
+  if (c.serverName !== undefined && c.serverName !== '') o.servername = c.serverName;
+  const ca = c.ca ?? (c.caFile === undefined ? undefined : r.readFile(node, `${what}.ca_file`, c.caFile));
+  if (ca !== undefined) o.ca = ca;
+  const cert = c.cert ?? (c.certFile === undefined ? undefined : r.readFile(node, `${what}.cert_file`, c.certFile));
+  if (cert !== undefined) o.cert = cert;
+  const key = c.key ?? (c.keyFile === undefined ? undefined : r.readFile(node, `${what}.key_file`, c.keyFile));
+  if (key !== undefined) o.key = key;
+  if (c.insecureSkipVerify) o.insecure = true;
+  return o;
+}
+
 function queryResponse(r: Reader, node: YamlNode | null, what: string): QueryStep[] {
   return r.list(node, what).map((item, i) => {
     const w = `${what}[${i}]`;
@@ -360,7 +395,8 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
   const prober = proberNode === undefined ? '' : r.string(proberNode, `${what}: prober`);
   const at = proberNode ?? keyNode;
   if (prober === '') r.fail(keyNode, `${what} has no prober (sockprobe serves prober: tcp and prober: unix)`);
-  if (NEEDS_READINESS.has(prober)) r.fail(at, `${what}: prober '${prober}' needs ${READINESS_NEEDED}; serve this module with blackbox_exporter for now`);
+  if (NEEDS_READINESS.has(prober))
+    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe's exporter yet: use prober: tcp with sockprobe: { check: { name: http, path: /, status: 200-399 } }, or serve this module with blackbox_exporter`);
   if (NOT_SOCKPROBE.has(prober))
     r.fail(at, `${what}: prober '${prober}' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter`);
   if (prober !== 'tcp' && prober !== 'unix') r.fail(at, `${what}: prober '${prober}' is not valid (blackbox_exporter's are http, tcp, icmp, dns, grpc, unix, websocket)`);
@@ -381,14 +417,22 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
     text: stringify(node === null ? {} : (node as { toJSON(): unknown }).toJSON()),
     line: r.line(keyNode),
   };
-  // What the readiness checks would serve: refused here, at load, naming the module.
-  const needs: Array<[string, YamlNode | null | undefined]> = [];
-  if (base.tls) needs.push([`${prober}.tls`, has('tls')]);
-  if (base.queryResponse.length > 0) needs.push([`${prober}.query_response`, has('query_response')]);
-  if (base.sockprobe.check !== undefined) needs.push([`sockprobe.check (${base.sockprobe.check.name})`, get('sockprobe')]);
-  const first = needs[0];
-  if (first !== undefined)
-    r.fail(first[1], `${what}: ${needs.map(([n]) => n).join(' and ')} need${needs.length === 1 ? 's' : ''} ${READINESS_NEEDED}; remove it, or serve this module with blackbox_exporter for now`);
+  // query_response is the send/expect check, which this build does not have: refused here, at load, naming the module.
+  if (base.queryResponse.length > 0)
+    r.fail(has('query_response'), `${what}: ${prober}.query_response needs ${READINESS_NEEDED}; remove it, or serve this module with blackbox_exporter for now`);
+  // tcp.tls is sockprobe's tls check, with tls_config as its options.
+  if (base.tls) {
+    if (base.sockprobe.check !== undefined) r.fail(get('sockprobe'), `${what}: ${prober}.tls and sockprobe.check both ask for a check; keep one (sockprobe.check: { name: https } does TLS too)`);
+    base.check = { tls: tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls'), `${what}: ${prober}.tls_config`) };
+  } else if (base.sockprobe.check !== undefined) {
+    const spec = { [base.sockprobe.check.name]: base.sockprobe.check.options };
+    try {
+      checkPlan(spec, 'check');
+    } catch (error) {
+      r.fail(get('sockprobe'), `${what}: sockprobe.check: ${(error as Error).message}`);
+    }
+    base.check = spec as CheckSpec;
+  }
   if (prober === 'unix') return { ...base, prober };
   const ipNode = has('preferred_ip_protocol');
   const ip = ipNode === undefined ? '' : r.string(ipNode, `${what}: tcp.preferred_ip_protocol`);

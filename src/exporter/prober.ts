@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { describe } from '../describe';
 import { lookup, dnsReason, probe, type ProbeOptions } from '../probe';
 import { parseTarget } from '../target';
+import type { CheckSpec } from '../checks/index';
 import type { ProbeResult } from '../types';
 import type { Module, TcpModule } from './config';
 import { addressAllowed, admit, type Denied } from './gate';
@@ -90,10 +91,27 @@ function choose(m: TcpModule, found: readonly { address: string; family: number 
   return other === undefined ? undefined : { address: other.address, family: other.family === 6 ? 6 : 4 };
 }
 
-function probeOptions(m: Module, timeoutMs: number, signal: AbortSignal | undefined): ProbeOptions {
+/**
+ * The module's check for one target. The probe connects to the address chosen
+ * here, so a check that would take the target's name from the probe (the tls
+ * check's SNI and certificate name, the http check's Host header) is given
+ * the name the target had, unless the module names one itself.
+ */
+function checkFor(m: Module, host: string | undefined): CheckSpec | undefined {
+  const c = m.check;
+  if (c === undefined || host === undefined || isIP(host) !== 0) return c;
+  if ('tls' in c) return { tls: { servername: host, ...c.tls } };
+  if ('https' in c) return { https: { host, ...c.https, tls: { servername: host, ...c.https.tls } } };
+  if ('http' in c) return { http: { host, ...c.http } };
+  return c;
+}
+
+function probeOptions(m: Module, timeoutMs: number, signal: AbortSignal | undefined, host?: string): ProbeOptions {
   const o: ProbeOptions = { timeout: Math.max(1, timeoutMs), close: m.sockprobe.close };
   if (signal !== undefined) o.signal = signal;
   if (m.sockprobe.settleMs > 0) o.settle = m.sockprobe.settleMs;
+  const check = checkFor(m, host);
+  if (check !== undefined) o.check = check;
   return o;
 }
 
@@ -162,7 +180,7 @@ export async function runProbe(
     if (d !== null) return { kind: 'denied', denied: d };
   }
   const remaining = timeoutMs - (performance.now() - started);
-  const options = probeOptions(m, remaining, signal);
+  const options = probeOptions(m, remaining, signal, target.host);
   let result: ProbeResult;
   if (m.sourceIpAddress !== undefined) {
     if (isIP(m.sourceIpAddress) !== chosen.family) {
@@ -173,7 +191,7 @@ export async function runProbe(
     options.localAddress = m.sourceIpAddress;
     log.add('debug', 'Using local address', { srcIP: m.sourceIpAddress });
   }
-  log.add('info', 'Dialing TCP without TLS');
+  log.add('info', m.check === undefined ? 'Dialing TCP without TLS' : `Dialing TCP, then sockprobe's ${Object.keys(m.check)[0] ?? ''} check`);
   result = await probe(chosen.address, target.port, options);
   // probe() of an address says nothing of the name: put it back.
   result.host = target.host;

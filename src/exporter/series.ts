@@ -17,13 +17,18 @@ export const BLACKBOX_HELP = {
   probe_ip_addr_hash: "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
   probe_ip_protocol: 'Specifies whether probe ip protocol is IP4 or IP6',
   probe_success: 'Displays whether or not the probe was a success',
+  probe_ssl_earliest_cert_expiry: 'Returns last SSL chain expiry in unixtime',
+  probe_ssl_last_chain_expiry_timestamp_seconds: 'Returns last SSL chain expiry in timestamp',
+  probe_ssl_last_chain_info: 'Contains SSL leaf certificate information',
+  probe_tls_version_info: 'Returns the TLS version used or NaN when unknown',
 } as const;
 
 export const SOCKPROBE_HELP = {
   sockprobe_probe_status: "1 for the probe's status and reason (open/syn-ack, refused/reset, blocked/admin-prohibited, timeout/no-response, ...)",
   sockprobe_icmp_sender_info: 'The host whose ICMP message rejected or stopped the connection, with the ICMP type and code',
   sockprobe_syn_retransmits: 'SYN retransmissions of the probe (Linux TCP_INFO; 0 when the platform does not tell)',
-  sockprobe_connect_seconds: 'Time the TCP or Unix handshake took, when the target was open; 0 otherwise',
+  sockprobe_connect_seconds: 'Time the TCP or Unix handshake took, when the target was open (or open but not ready); 0 otherwise',
+  sockprobe_tls_verified: "1 when the server's certificate verified (chain, dates, name); code is the verification error otherwise",
 } as const;
 
 function escape(v: string): string {
@@ -52,6 +57,36 @@ function icmpSender(r: ProbeResult): Record<string, string> | undefined {
   return undefined;
 }
 
+/** 'TLSv1.3' (Node) as blackbox_exporter names it: 'TLS 1.3'. */
+function tlsVersion(v: string): string {
+  const m = /^TLSv(\d\.\d)$/.exec(v);
+  return m === null ? 'unknown' : `TLS ${m[1] ?? ''}`;
+}
+
+/** The series of a TLS handshake (the tls check): blackbox's, also when the certificate did not verify (the evidence). */
+function tlsSeries(r: ProbeResult): { before: string; after: string; verified: string } {
+  const t = r.status === 'open' || r.status === 'not-ready' ? r.check?.tls : undefined;
+  if (t === undefined) return { before: '', after: '', verified: '' };
+  const b = BLACKBOX_HELP;
+  const seconds = (iso: string | null): number | undefined => (iso === null ? undefined : Date.parse(iso) / 1000);
+  let before = '';
+  const earliest = seconds(t.earliestNotAfter);
+  if (earliest !== undefined) before += gauge('probe_ssl_earliest_cert_expiry', b.probe_ssl_earliest_cert_expiry, earliest);
+  const chain = seconds(t.verifiedChainNotAfter);
+  if (chain !== undefined) before += gauge('probe_ssl_last_chain_expiry_timestamp_seconds', b.probe_ssl_last_chain_expiry_timestamp_seconds, chain);
+  if (t.leaf !== null) {
+    before += gauge('probe_ssl_last_chain_info', b.probe_ssl_last_chain_info, 1, {
+      fingerprint_sha256: t.leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
+      subject: t.leaf.subject,
+      issuer: t.leaf.issuer,
+      subjectalternative: t.leaf.subjectAltNames.filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4)).join(','),
+    });
+  }
+  const after = t.version === null ? '' : gauge('probe_tls_version_info', b.probe_tls_version_info, 1, { version: tlsVersion(t.version) });
+  const verified = gauge('sockprobe_tls_verified', SOCKPROBE_HELP.sockprobe_tls_verified, t.authorized ? 1 : 0, { code: t.verifyError ?? '' });
+  return { before, after, verified };
+}
+
 /** The text exposition of one probe (families in name order, as blackbox_exporter's registry gathers them). */
 export function renderProbe(m: Module, run: ProbeRun): string {
   const r = run.result;
@@ -65,11 +100,15 @@ export function renderProbe(m: Module, run: ProbeRun): string {
     out += gauge('probe_ip_addr_hash', b.probe_ip_addr_hash, run.ipHash ?? 0);
     out += gauge('probe_ip_protocol', b.probe_ip_protocol, run.ipProtocol);
   }
+  const tls = tlsSeries(r);
+  out += tls.before;
   out += gauge('probe_success', b.probe_success, run.success ? 1 : 0);
-  out += gauge('sockprobe_connect_seconds', s.sockprobe_connect_seconds, r.status === 'open' ? r.connectMs / 1000 : 0);
+  out += tls.after;
+  out += gauge('sockprobe_connect_seconds', s.sockprobe_connect_seconds, r.status === 'open' || r.status === 'not-ready' ? r.connectMs / 1000 : 0);
   const icmp = icmpSender(r);
   if (icmp !== undefined) out += gauge('sockprobe_icmp_sender_info', s.sockprobe_icmp_sender_info, 1, icmp);
   out += gauge('sockprobe_probe_status', s.sockprobe_probe_status, 1, { status: r.status, reason: r.reason });
   out += gauge('sockprobe_syn_retransmits', s.sockprobe_syn_retransmits, synRetransmits(r));
+  out += tls.verified;
   return out;
 }

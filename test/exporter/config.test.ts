@@ -1,6 +1,9 @@
 // The exporter's configuration: blackbox_exporter's YAML loads unchanged when
 // its modules are tcp (or unix) modules; everything else is a clear error
 // naming the file, the line and the module. No sockets here.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseConfig, parseGoDuration, READINESS_NEEDED, type TcpModule } from '../../src/exporter/config';
 import { addressAllowed, admit, ClientLimits } from '../../src/exporter/gate';
 import { ipHash } from '../../src/exporter/prober';
@@ -53,17 +56,30 @@ describe("blackbox_exporter's configuration", () => {
       "blackbox.yml:3: module \"ping\": prober 'icmp' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter",
     );
     for (const p of ['dns', 'grpc', 'websocket']) expect(error(`modules:\n  m:\n    prober: ${p}\n`)).toContain(`module "m": prober '${p}' is not served by sockprobe`);
-    expect(error('modules:\n  web:\n    timeout: 5s\n    prober: http\n')).toBe(
-      `blackbox.yml:4: module "web": prober 'http' needs ${READINESS_NEEDED}; serve this module with blackbox_exporter for now`,
-    );
+    expect(error('modules:\n  web:\n    timeout: 5s\n    prober: http\n')).toMatch(/^blackbox\.yml:4: module "web": prober 'http' is not served by sockprobe's exporter yet: use prober: tcp with sockprobe: \{ check: \{ name: http/);
     expect(error('modules:\n  x:\n    prober: tpc\n')).toContain("blackbox.yml:3: module \"x\": prober 'tpc' is not valid");
     expect(error('modules:\n  x:\n    timeout: 5s\n')).toBe('blackbox.yml:2: module "x" has no prober (sockprobe serves prober: tcp and prober: unix)');
   });
 
-  test("tls, query_response and a module's sockprobe.check need the readiness checks: refused at load, naming the module", () => {
+  test("tcp.tls is sockprobe's tls check with tls_config as its options; query_response (send/expect) is refused at load, naming the module", () => {
     // blackbox_exporter's own example modules.
-    expect(error('modules:\n  tls_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      tls: true\n')).toBe(
-      `blackbox.yml:6: module "tls_connect": tcp.tls needs ${READINESS_NEEDED}; remove it, or serve this module with blackbox_exporter for now`,
+    const tlsConnect = parseConfig('modules:\n  tls_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      tls: true\n', 'blackbox.yml');
+    expect(tlsConnect.modules.get('tls_connect')?.check).toEqual({ tls: {} });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockprobe-config-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'ca.pem'), 'PEM');
+      const file = path.join(dir, 'bb.yml');
+      const withCa = parseConfig('modules:\n  t:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        ca_file: ca.pem\n        server_name: db.internal\n        insecure_skip_verify: true\n', file);
+      // ca_file is read relative to the configuration's directory, as blackbox_exporter reads it.
+      expect(withCa.modules.get('t')?.check).toEqual({ tls: { ca: 'PEM', servername: 'db.internal', insecure: true } });
+      expect(() => parseConfig('modules:\n  t:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        ca_file: none.pem\n', file)).toThrow(
+        `${file}:7: module "t": tcp.tls_config.ca_file: cannot read ${path.join(dir, 'none.pem')}: ENOENT`,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(error('modules:\n  t:\n    prober: tcp\n    tcp:\n      tls: true\n      tls_config:\n        min_version: TLS13\n')).toMatch(
+      /^blackbox\.yml:7: module "t": tcp\.tls_config: min_version and max_version are not supported by sockprobe's tls check/,
     );
     const pg = `modules:
   postgresql:
@@ -73,22 +89,13 @@ describe("blackbox_exporter's configuration", () => {
       - send: !!binary AAAACATSFi8= # PostgreSQL SSLRequest
       - expect_bytes: S
 `;
-    expect(error(pg)).toMatch(/^blackbox\.yml:6: module "postgresql": tcp\.query_response needs sockprobe's readiness checks/);
-    const rabbit = `modules:
-  rabbitmq:
-    prober: tcp
-    timeout: 30s
-    tcp:
-      query_response:
-        - send: "HELO\\r"
-        - expect: "AMQP"
-      tls: true
-      tls_config:
-        insecure_skip_verify: false
-        ca_file: "/etc/blackbox_exporter/CA_cert.crt"
-`;
-    expect(error(rabbit)).toMatch(/module "rabbitmq": tcp\.tls and tcp\.query_response need sockprobe's readiness checks/);
-    expect(error('modules:\n  pg:\n    prober: tcp\n    sockprobe:\n      check: postgres\n')).toMatch(/^blackbox\.yml:5: module "pg": sockprobe\.check \(postgres\) needs/);
+    expect(error(pg)).toBe(`blackbox.yml:6: module "postgresql": tcp.query_response needs ${READINESS_NEEDED}; remove it, or serve this module with blackbox_exporter for now`);
+    expect(error('modules:\n  rabbitmq:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "AMQP"\n      tls: true\n')).toContain('module "rabbitmq": tcp.query_response needs');
+    // A module's own check is validated at load.
+    const https = parseConfig('modules:\n  web:\n    prober: tcp\n    sockprobe:\n      check: { name: https, path: /healthz }\n', 'b.yml');
+    expect(https.modules.get('web')?.check).toEqual({ https: { path: '/healthz' } });
+    expect(error('modules:\n  pg:\n    prober: tcp\n    sockprobe:\n      check: nosuch\n')).toMatch(/^blackbox\.yml:5: module "pg": sockprobe\.check: check\.nosuch: no check named 'nosuch'/);
+    expect(error('modules:\n  t:\n    prober: tcp\n    tcp:\n      tls: true\n    sockprobe:\n      check: https\n')).toContain('tcp.tls and sockprobe.check both ask for a check; keep one');
     // Still validated as blackbox would: a bad regex is said as such.
     expect(error('modules:\n  q:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "(("\n')).toMatch(/^blackbox\.yml:6: module "q": tcp\.query_response\[0\]\.expect is not a regular expression/);
   });

@@ -8,7 +8,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { sockprobe } from '../cli-run';
 import { countingListener, parseMetrics, sample, sleep } from '../health/helpers';
-import { needs, tool } from '../preconditions';
+import { needs, onPath, openssl, tool } from '../preconditions';
+import { makePki, sServer, type Pki } from '../ready/pki';
 import { freePort, get, killAll, promtoolCheck, startExporter, tempDir, type Running } from './helpers';
 
 jest.setTimeout(30000);
@@ -166,6 +167,54 @@ describe("blackbox_exporter's interface", () => {
   });
 });
 
+needs(openssl).describe('tcp.tls: the tls check against openssl s_server (valid and expired certificates)', () => {
+  let pki: Pki;
+  beforeAll(() => {
+    pki = makePki();
+  });
+  afterAll(() => (pki as Pki | undefined)?.cleanup());
+
+  test("a valid certificate: probe_success 1 and blackbox's TLS series; an expired one: 0, not-ready/cert-expired, and its expiry still reported", async () => {
+    const file = tmp.file(
+      'tls.yml',
+      `modules:\n  tls_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      tls: true\n      tls_config:\n        ca_file: ${pki.ca}\n        server_name: localhost\n`,
+    );
+    const ex = await startExporter(file);
+    try {
+      for (const [cert, want] of [[pki.valid, 'valid'], [pki.expired, 'expired']] as const) {
+        const server = await sServer(cert);
+        try {
+          const a = await get(ex.port, probeUrl(`127.0.0.1:${server.port}`, 'tls_connect'));
+          expect(a.status).toBe(200);
+          const s = parseMetrics(a.body);
+          expect(s.some((x) => x.name === 'probe_tls_version_info' && /^TLS 1\.[23]$/.test(x.labels.version ?? ''))).toBe(true);
+          const info = s.find((x) => x.name === 'probe_ssl_last_chain_info');
+          expect(info?.labels.fingerprint_sha256).toMatch(/^[0-9a-f]{64}$/);
+          if (want === 'valid') {
+            expect(sample(s, 'probe_success', {})).toBe(1);
+            expect(sample(s, 'sockprobe_probe_status', { status: 'open', reason: 'syn-ack' })).toBe(1);
+            expect(sample(s, 'sockprobe_tls_verified', { code: '' })).toBe(1);
+            expect(sample(s, 'probe_ssl_earliest_cert_expiry', {})).toBeGreaterThan(Date.now() / 1000);
+            expect(sample(s, 'probe_ssl_last_chain_expiry_timestamp_seconds', {})).toBeGreaterThan(Date.now() / 1000);
+          } else {
+            expect(sample(s, 'probe_success', {})).toBe(0);
+            expect(sample(s, 'sockprobe_probe_status', { status: 'not-ready', reason: 'cert-expired' })).toBe(1);
+            expect(sample(s, 'sockprobe_tls_verified', { code: 'CERT_HAS_EXPIRED' })).toBe(0);
+            // What blackbox_exporter cannot say once a certificate expired: when it did.
+            expect(sample(s, 'probe_ssl_earliest_cert_expiry', {})).toBe(pki.expiredNotAfter.getTime() / 1000);
+            expect(s.some((x) => x.name === 'probe_ssl_last_chain_expiry_timestamp_seconds')).toBe(false);
+          }
+          if (onPath('promtool') !== undefined) expect(promtoolCheck(a.body)).toBeNull();
+        } finally {
+          await server.stop();
+        }
+      }
+    } finally {
+      await ex.stop();
+    }
+  });
+});
+
 describe('reload: POST /-/reload and SIGHUP', () => {
   test('a new module after POST /-/reload; a broken file keeps the old configuration and says where it is broken; GET is 405', async () => {
     const file = tmp.file('reload.yml', CONFIG);
@@ -310,7 +359,7 @@ describe('the command line', () => {
     const bad = tmp.file('bad.yml', 'modules:\n  web:\n    prober: http\n');
     const r = await sockprobe(['exporter', '--config.check', '--config.file', bad]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`sockprobe exporter: ${bad}:3: module "web": prober 'http' needs sockprobe's readiness checks (TLS, send/expect and protocol checks, issue 15), which this build does not have yet; serve this module with blackbox_exporter for now\n`);
+    expect(r.stderr).toMatch(/^sockprobe exporter: .*bad\.yml:3: module "web": prober 'http' is not served by sockprobe's exporter yet/);
   });
 
   test('a configuration that cannot be used stops the start with exit 1; a bad flag is a usage error (2)', async () => {
