@@ -104,8 +104,8 @@ async function main() {
       ['refused', refusedPort],
       ['open', open.address().port],
     ];
-    // Warm-up (JIT, connection pools), not measured.
-    for (const [, eport] of exporters) for (const [, tport] of targets) await wrk(`http://127.0.0.1:${eport}/probe?module=tcp_connect&target=127.0.0.1:${tport}`, 2);
+    // Warm-up, not measured: a fresh Node process answers its first seconds slower (the JIT tiers up).
+    for (const [, eport] of exporters) for (const [, tport] of targets) await wrk(`http://127.0.0.1:${eport}/probe?module=tcp_connect&target=127.0.0.1:${tport}`, SECONDS);
     const results = new Map();
     console.log(`wrk -t${THREADS} -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);
     for (let round = 0; round < ROUNDS; round++) {
