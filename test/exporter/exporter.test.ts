@@ -3,6 +3,7 @@
 // targets, blackbox_exporter's interface, and the safety gate counted on a
 // listener (a refused request makes no connection).
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import { sockprobe } from '../cli-run';
 import { countingListener, parseMetrics, sample, sleep } from '../health/helpers';
 import { needs, onPath, openssl, tool } from '../preconditions';
 import { makePki, sServer, type Pki } from '../ready/pki';
-import { freePort, get, killAll, promtoolCheck, startExporter, tempDir, type Running } from './helpers';
+import { freePort, get, holdingListener, killAll, promtoolCheck, startExporter, tempDir, type Running } from './helpers';
 
 jest.setTimeout(30000);
 
@@ -327,6 +328,35 @@ describe('safety: the allowlist and the per-client limits, checked before any co
       expect(listener.accepted()).toBe(1);
       // The slot is free again.
       expect((await get(ex.port, probeUrl(`127.0.0.1:${closedPort}`, 'slow'))).status).toBe(200);
+    } finally {
+      await ex.stop();
+      await listener.close();
+    }
+  });
+
+  test('a client that goes away mid-probe: the probe is aborted, its connection closed and its slot freed', async () => {
+    const listener = await holdingListener();
+    const file = tmp.file('abort.yml', `modules:\n  slow:\n    prober: tcp\n    sockprobe:\n      settle: 5s\nsockprobe:\n  limits:\n    concurrent_per_client: 1\n`);
+    const ex = await startExporter(file);
+    try {
+      const req = http.request({ host: '127.0.0.1', port: ex.port, path: probeUrl(`127.0.0.1:${listener.port}`, 'slow'), agent: false });
+      req.on('error', () => undefined);
+      req.end();
+      for (let i = 0; i < 100 && listener.accepted() === 0; i++) await sleep(20);
+      expect(listener.accepted()).toBe(1);
+      req.destroy();
+      // The slot comes back long before the 5 s settle window would have ended.
+      const started = performance.now();
+      let status = 429;
+      for (let i = 0; i < 100 && status === 429; i++) {
+        await sleep(20);
+        status = (await get(ex.port, probeUrl(`127.0.0.1:${closedPort}`, 'slow'))).status;
+      }
+      expect(status).toBe(200);
+      expect(performance.now() - started).toBeLessThan(4000);
+      // The held connection was closed by the exporter (the listener sees it end).
+      for (let i = 0; i < 100 && listener.open() > 0; i++) await sleep(20);
+      expect(listener.open()).toBe(0);
     } finally {
       await ex.stop();
       await listener.close();

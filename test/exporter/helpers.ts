@@ -145,3 +145,27 @@ Promise.all(reqs.map((r) => new Promise((resolve) => {
   if (code !== 0) throw new Error(`GET in ${ns} failed (${String(code)}): ${err}`);
   return JSON.parse(out) as Answer[];
 }
+
+/** A listener on 127.0.0.1 that keeps every connection open until the peer ends it: how many came, how many are still open. */
+export async function holdingListener(): Promise<{ port: number; accepted(): number; open(): number; close(): Promise<void> }> {
+  let accepted = 0;
+  const held = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    accepted++;
+    held.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => held.delete(s));
+    s.resume();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted: () => accepted,
+    open: () => held.size,
+    close: () => {
+      for (const s of held) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
