@@ -11,7 +11,7 @@ import { sockprobe } from '../cli-run';
 import { countingListener, parseMetrics, sample, sleep } from '../health/helpers';
 import { needs, onPath, openssl, tool } from '../preconditions';
 import { makePki, sServer, type Pki } from '../ready/pki';
-import { freePort, get, holdingListener, killAll, promtoolCheck, startExporter, tempDir, type Running } from './helpers';
+import { freePort, get, holdingListener, killAll, promtoolCheck, startExporter, startListening, tempDir, type Running } from './helpers';
 
 jest.setTimeout(30000);
 
@@ -215,6 +215,49 @@ needs(openssl).describe('tcp.tls: the tls check against openssl s_server (valid 
     }
   });
 });
+
+needs(openssl, tool('prometheus-blackbox-exporter', 'prometheus-blackbox-exporter')).test(
+  'tcp.tls side by side with blackbox_exporter, the same file: the same probe_success, TLS version and earliest expiry for valid, expired, wrong-name and self-signed certificates',
+  async () => {
+    const pki = makePki();
+    const file = tmp.file(
+      'tls-both.yml',
+      `modules:\n  tls_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      tls: true\n      tls_config:\n        ca_file: ${pki.ca}\n        server_name: localhost\n`,
+    );
+    const ours = await startExporter(file);
+    const bbPort = await freePort();
+    const theirs = await startListening('prometheus-blackbox-exporter', ['--config.file', file, '--web.listen-address', `127.0.0.1:${bbPort}`], /Listening on.*address=127\.0\.0\.1:(\d+)/);
+    try {
+      const want: Record<string, string> = { valid: 'open/syn-ack', expired: 'not-ready/cert-expired', wrongName: 'not-ready/cert-name-mismatch', selfSigned: 'not-ready/cert-untrusted' };
+      for (const [name, cert] of [['valid', pki.valid], ['expired', pki.expired], ['wrongName', pki.wrongName], ['selfSigned', pki.selfSigned]] as const) {
+        const server = await sServer(cert);
+        try {
+          const url = probeUrl(`127.0.0.1:${server.port}`, 'tls_connect');
+          const b = parseMetrics((await get(theirs.port, url)).body);
+          const s = parseMetrics((await get(ours.port, url)).body);
+          const status = s.find((x) => x.name === 'sockprobe_probe_status');
+          expect({ name, success: sample(s, 'probe_success', {}), status: `${status?.labels.status ?? ''}/${status?.labels.reason ?? ''}` }).toEqual({
+            name,
+            success: sample(b, 'probe_success', {}),
+            status: want[name],
+          });
+          if (name === 'valid') {
+            for (const series of ['probe_ssl_earliest_cert_expiry', 'probe_ssl_last_chain_expiry_timestamp_seconds'])
+              expect({ series, ours: sample(s, series, {}) }).toEqual({ series, ours: sample(b, series, {}) });
+            const version = (m: typeof s): string | undefined => m.find((x) => x.name === 'probe_tls_version_info')?.labels.version;
+            expect(version(s)).toBe(version(b));
+          }
+        } finally {
+          await server.stop();
+        }
+      }
+    } finally {
+      await theirs.stop();
+      await ours.stop();
+      pki.cleanup();
+    }
+  },
+);
 
 describe('reload: POST /-/reload and SIGHUP', () => {
   test('a new module after POST /-/reload; a broken file keeps the old configuration and says where it is broken; GET is 405', async () => {
