@@ -8,6 +8,7 @@ export {
   isBlocked,
   isDnsError,
   isLocalError,
+  isNotReady,
   isOpen,
   isRefused,
   isTimeout,
@@ -27,7 +28,10 @@ export type { ConnectionCheck, ConnectionOptions, ConnectionReason, HealthConnec
 export { describe } from './describe';
 export { explain } from './explain';
 export type { Diagnosis, ExplainOptions, Step, Verdict, CauseCode } from './explain';
-export { parseTarget, formatTarget } from './target';
+export { parseTarget, formatTarget, SCHEMES } from './target';
+export type { CheckSpec, CheckOptionsMap, HttpsCheckOptions, ProtocolCheckOptions } from './checks/index';
+export type { TlsCheckOptions } from './checks/tls';
+export type { HttpCheckOptions } from './checks/http';
 export { probeMany, parsePorts, expandTargets, DEFAULT_CONCURRENCY } from './many';
 export type { ProbeManyOptions, ProbeManyResult } from './many';
 export { trace, DEFAULT_MAX_HOPS } from './trace';

@@ -11,7 +11,7 @@ import { describeValue } from '../describe-value';
 import { formatHost } from '../target';
 import type { HttpDetail } from '../types';
 import { isObject } from '../validate';
-import { printable } from './printable';
+import { printable } from './exchange';
 import type { NotReadyReason } from './protocol';
 
 export interface HttpCheckOptions {

@@ -3,29 +3,27 @@
 // is asked for as an object with one key, its name, whose value holds its
 // options: { tls: { ca } }, { https: { path: '/healthz', tls: { ca } } },
 // { redis: {} }, { postgres: { tls: {} } } (sslmode: SSLRequest, then TLS),
-// { smtp: { starttls: true } }. URL targets (src/target.ts) name a check by
+// { smtp: { starttls: true } }, { 'send-expect': { steps: [{ send, expect }] } }. URL targets (src/target.ts) name a check by
 // their scheme. checkPlan() validates such an object into a plan the runner
 // (src/checks/runner.ts) executes: [STARTTLS prelude] -> [TLS] -> [HTTP or protocol].
 import type * as net from 'node:net';
 import { describeValue } from '../describe-value';
 import { isObject } from '../validate';
 import { httpSettings, type HttpCheckOptions, type HttpSettings } from './http';
-import type { ProtocolCheck, ProtocolVerdict } from './protocol';
+import { protocolModules, starttlsPreludes } from './modules';
+import { sendExpect, validateSteps, type Step } from './send-expect';
+import type { ProtocolCheck } from './protocol';
+import type { TlsPrelude } from './exchange';
 import { tlsSettings, type TlsCheckOptions, type TlsSettings } from './tls';
 
-/** What a STARTTLS prelude reports: the socket is ready for a TLS handshake, or the service said why not. */
-export type PreludeResult =
-  | { ok: true; sent: string; received: string; facts: Record<string, string | number | boolean> }
-  | { ok: false; verdict: ProtocolVerdict };
+/** A protocol's way into TLS on a plain connection (SMTP STARTTLS, Postgres SSLRequest): the socket ready for a handshake, or the service's verdict. */
+export type Prelude = (socket: net.Socket, signal: AbortSignal) => Promise<TlsPrelude>;
 
-/** A protocol's way into TLS on a plain connection (SMTP STARTTLS, Postgres SSLRequest). */
-export type Prelude = (socket: net.Socket, signal: AbortSignal) => Promise<PreludeResult>;
-
-/** The protocol modules, by name. */
-export const protocols: ReadonlyMap<string, ProtocolCheck> = new Map<string, ProtocolCheck>([]);
+/** The protocol modules (src/checks/modules.ts), by name. */
+export const protocols: ReadonlyMap<string, ProtocolCheck> = new Map([...protocolModules, sendExpect].map((m) => [m.name, m]));
 
 /** STARTTLS preludes, by protocol name. */
-export const preludes: ReadonlyMap<string, Prelude> = new Map<string, Prelude>([]);
+export const preludes: ReadonlyMap<string, Prelude> = new Map(Object.entries(starttlsPreludes));
 
 /** Options of a protocol check; `tls` asks for TLS (through the protocol's STARTTLS where it has one). */
 export type ProtocolCheckOptions = Readonly<Record<string, unknown>> & { tls?: TlsCheckOptions | boolean; starttls?: boolean };
@@ -48,6 +46,8 @@ export interface CheckOptionsMap {
   smtp: ProtocolCheckOptions;
   ftp: ProtocolCheckOptions;
   ssh: ProtocolCheckOptions;
+  /** A generic exchange: each step sends, then waits for a line that matches. */
+  'send-expect': { steps: readonly Step[] };
 }
 
 /** A check: an object with exactly one key, the check's name, e.g. `{ tls: { ca } }`. */
@@ -101,6 +101,8 @@ function protocolPlan(name: string, opts: unknown, where: string): CheckPlan {
   if (protocol === undefined) throw new RangeError(`${where}: no check named '${name}' (known: ${checkNames().join(', ')})`);
   if (opts !== undefined && !isObject(opts)) throw new TypeError(`${where} must be an object, got ${describeValue(opts)}`);
   const { tls, starttls, ...options } = opts ?? {};
+  // Checked now, so bad steps are a TypeError/RangeError of probe() itself.
+  if (name === 'send-expect') validateSteps(options.steps);
   if (starttls !== undefined && typeof starttls !== 'boolean') throw new TypeError(`${where}.starttls must be a boolean, got ${describeValue(starttls)}`);
   const wantsTls = (tls !== undefined && tls !== false) || starttls === true;
   let prelude: Prelude | undefined;
