@@ -137,7 +137,7 @@ const TLS_VERSIONS = new Set(['TLS10', 'TLS11', 'TLS12', 'TLS13']);
  * What a module needs from sockprobe's readiness checks (issue 15), which this
  * build does not have: a module that uses one is refused at load with this text.
  */
-export const READINESS_NEEDED = "sockprobe's send/expect check (issue 15), which this build does not have yet";
+export const READINESS_NEEDED = "what sockprobe's send-expect check does not do";
 
 type Where = (node: YamlNode | null | undefined) => string;
 
@@ -317,6 +317,32 @@ function tlsCheckOptions(r: Reader, c: TlsConfig, node: YamlNode | null | undefi
   return o;
 }
 
+/**
+ * blackbox_exporter's query_response as send-expect steps. blackbox runs a
+ * step as: read lines until `expect` matches, then send `send` and a newline;
+ * send-expect's step sends first, then expects, so one blackbox step becomes
+ * an expect step and a send step. What send-expect does not do is refused
+ * here, naming the step: expect_bytes, starttls, labels, and $1 expansion in
+ * a send that follows an expect.
+ */
+function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode | null | undefined, what: string): Array<{ send?: string; expect?: RegExp }> {
+  const out: Array<{ send?: string; expect?: RegExp }> = [];
+  steps.forEach((q, i) => {
+    const w = `${what}[${i}]`;
+    const no = (field: string): never => r.fail(node, `${w}: ${field} is ${READINESS_NEEDED} yet; remove it, or serve this module with blackbox_exporter for now`);
+    if (q.expectBytes !== undefined) no('expect_bytes');
+    if (q.starttls) no('starttls');
+    if (q.labels.length > 0) no('labels (probe_expect_info)');
+    if (q.expect !== undefined) out.push({ expect: q.expect });
+    if (q.send !== undefined) {
+      if (q.expect !== undefined && q.send.includes('$')) no('a send with $ (expanded from the expect match by blackbox_exporter)');
+      out.push({ send: `${q.send}\n` });
+    }
+  });
+  if (out.length === 0) r.fail(node, `${what}: no step sends or expects anything`);
+  return out;
+}
+
 function queryResponse(r: Reader, node: YamlNode | null, what: string): QueryStep[] {
   return r.list(node, what).map((item, i) => {
     const w = `${what}[${i}]`;
@@ -417,13 +443,22 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
     text: stringify(node === null ? {} : (node as { toJSON(): unknown }).toJSON()),
     line: r.line(keyNode),
   };
-  // query_response is the send/expect check, which this build does not have: refused here, at load, naming the module.
-  if (base.queryResponse.length > 0)
-    r.fail(has('query_response'), `${what}: ${prober}.query_response needs ${READINESS_NEEDED}; remove it, or serve this module with blackbox_exporter for now`);
-  // tcp.tls is sockprobe's tls check, with tls_config as its options.
-  if (base.tls) {
-    if (base.sockprobe.check !== undefined) r.fail(get('sockprobe'), `${what}: ${prober}.tls and sockprobe.check both ask for a check; keep one (sockprobe.check: { name: https } does TLS too)`);
-    base.check = { tls: tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls'), `${what}: ${prober}.tls_config`) };
+  // tcp.tls is sockprobe's tls check, with tls_config as its options; query_response is its send-expect check (after TLS when tls is on).
+  if (base.tls || base.queryResponse.length > 0) {
+    if (base.sockprobe.check !== undefined)
+      r.fail(get('sockprobe'), `${what}: ${prober}.tls/query_response and sockprobe.check both ask for a check; keep one (sockprobe.check: { name: https } does TLS too)`);
+    const tls = base.tls ? tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls'), `${what}: ${prober}.tls_config`) : undefined;
+    if (base.queryResponse.length === 0) base.check = { tls: tls ?? {} };
+    else {
+      const steps = sendExpectSteps(r, base.queryResponse, has('query_response'), `${what}: ${prober}.query_response`);
+      const spec = { 'send-expect': { steps, ...(tls === undefined ? {} : { tls }) } };
+      try {
+        checkPlan(spec, 'check');
+      } catch (error) {
+        r.fail(has('query_response'), `${what}: ${prober}.query_response: ${(error as Error).message}`);
+      }
+      base.check = spec;
+    }
   } else if (base.sockprobe.check !== undefined) {
     const spec = { [base.sockprobe.check.name]: base.sockprobe.check.options };
     try {

@@ -7,6 +7,8 @@ import { describe } from '../describe';
 import { lookup, dnsReason, probe, type ProbeOptions } from '../probe';
 import { parseTarget } from '../target';
 import type { CheckSpec } from '../checks/index';
+import type { Step } from '../checks/send-expect';
+import type { TlsCheckOptions } from '../checks/tls';
 import type { ProbeResult } from '../types';
 import type { Module, TcpModule } from './config';
 import { addressAllowed, admit, type Denied } from './gate';
@@ -103,6 +105,12 @@ function checkFor(m: Module, host: string | undefined): CheckSpec | undefined {
   if ('tls' in c) return { tls: { servername: host, ...c.tls } };
   if ('https' in c) return { https: { host, ...c.https, tls: { servername: host, ...c.https.tls } } };
   if ('http' in c) return { http: { host, ...c.http } };
+  if ('send-expect' in c) {
+    // The runner takes `tls` on every protocol check (TLS first, then the exchange); CheckSpec's
+    // send-expect entry does not list it, hence the wider type here.
+    const se = c['send-expect'] as { steps: readonly Step[]; tls?: TlsCheckOptions };
+    if (se.tls !== undefined) return { 'send-expect': { ...se, tls: { servername: host, ...se.tls } } } as CheckSpec;
+  }
   return c;
 }
 

@@ -95,7 +95,9 @@ export function renderProbe(m: Module, run: ProbeRun): string {
   let out = '';
   if (m.prober === 'tcp') out += gauge('probe_dns_lookup_time_seconds', b.probe_dns_lookup_time_seconds, run.dnsS);
   out += gauge('probe_duration_seconds', b.probe_duration_seconds, run.durationS);
-  out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, 0);
+  // blackbox sets it when the peer ended before a line matched: send-expect's unexpected-reply or closed-before-reply.
+  const regexFailed = r.status === 'not-ready' && r.check.name.startsWith('send-expect') && (r.reason === 'unexpected-reply' || r.reason === 'closed-before-reply');
+  out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, regexFailed ? 1 : 0);
   if (m.prober === 'tcp') {
     out += gauge('probe_ip_addr_hash', b.probe_ip_addr_hash, run.ipHash ?? 0);
     out += gauge('probe_ip_protocol', b.probe_ip_protocol, run.ipProtocol);

@@ -61,7 +61,7 @@ describe("blackbox_exporter's configuration", () => {
     expect(error('modules:\n  x:\n    timeout: 5s\n')).toBe('blackbox.yml:2: module "x" has no prober (sockprobe serves prober: tcp and prober: unix)');
   });
 
-  test("tcp.tls is sockprobe's tls check with tls_config as its options; query_response (send/expect) is refused at load, naming the module", () => {
+  test("tcp.tls is sockprobe's tls check with tls_config as its options; query_response its send-expect check, what that does not do refused at load", () => {
     // blackbox_exporter's own example modules.
     const tlsConnect = parseConfig('modules:\n  tls_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      tls: true\n', 'blackbox.yml');
     expect(tlsConnect.modules.get('tls_connect')?.check).toEqual({ tls: {} });
@@ -89,13 +89,18 @@ describe("blackbox_exporter's configuration", () => {
       - send: !!binary AAAACATSFi8= # PostgreSQL SSLRequest
       - expect_bytes: S
 `;
-    expect(error(pg)).toBe(`blackbox.yml:6: module "postgresql": tcp.query_response needs ${READINESS_NEEDED}; remove it, or serve this module with blackbox_exporter for now`);
-    expect(error('modules:\n  rabbitmq:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "AMQP"\n      tls: true\n')).toContain('module "rabbitmq": tcp.query_response needs');
+    expect(error(pg)).toBe(`blackbox.yml:6: module "postgresql": tcp.query_response[1]: expect_bytes is ${READINESS_NEEDED} yet; remove it, or serve this module with blackbox_exporter for now`);
+    // query_response is send-expect: blackbox's step (expect, then send and a newline) is two of its steps; after TLS with tls: true.
+    const rabbit = parseConfig('modules:\n  rabbitmq:\n    prober: tcp\n    tcp:\n      query_response:\n        - send: "HELO\\r"\n        - expect: "AMQP"\n          send: "bye"\n      tls: true\n', 'b.yml');
+    expect(rabbit.modules.get('rabbitmq')?.check).toEqual({ 'send-expect': { steps: [{ send: 'HELO\r\n' }, { expect: /AMQP/ }, { send: 'bye\n' }], tls: {} } });
+    const irc = 'modules:\n  irc:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "PING :([^ ]+)"\n          send: "PONG ${1}"\n';
+    expect(error(irc)).toContain('tcp.query_response[0]: a send with $ (expanded from the expect match by blackbox_exporter) is');
+    expect(error('modules:\n  s:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "^220"\n        - starttls: true\n')).toContain('query_response[1]: starttls is');
     // A module's own check is validated at load.
     const https = parseConfig('modules:\n  web:\n    prober: tcp\n    sockprobe:\n      check: { name: https, path: /healthz }\n', 'b.yml');
     expect(https.modules.get('web')?.check).toEqual({ https: { path: '/healthz' } });
     expect(error('modules:\n  pg:\n    prober: tcp\n    sockprobe:\n      check: nosuch\n')).toMatch(/^blackbox\.yml:5: module "pg": sockprobe\.check: check\.nosuch: no check named 'nosuch'/);
-    expect(error('modules:\n  t:\n    prober: tcp\n    tcp:\n      tls: true\n    sockprobe:\n      check: https\n')).toContain('tcp.tls and sockprobe.check both ask for a check; keep one');
+    expect(error('modules:\n  t:\n    prober: tcp\n    tcp:\n      tls: true\n    sockprobe:\n      check: https\n')).toContain('tcp.tls/query_response and sockprobe.check both ask for a check; keep one');
     // Still validated as blackbox would: a bad regex is said as such.
     expect(error('modules:\n  q:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "(("\n')).toMatch(/^blackbox\.yml:6: module "q": tcp\.query_response\[0\]\.expect is not a regular expression/);
   });

@@ -259,6 +259,52 @@ needs(openssl, tool('prometheus-blackbox-exporter', 'prometheus-blackbox-exporte
   },
 );
 
+needs(tool('prometheus-blackbox-exporter', 'prometheus-blackbox-exporter')).test(
+  'tcp.query_response (send-expect) side by side with blackbox_exporter against a scripted line server: the same probe_success and probe_failed_due_to_regex',
+  async () => {
+    // A line server scripted here: greets, answers PING with PONG; in 'bye' mode greets and closes.
+    const server = net.createServer((c) => {
+      c.on('error', () => undefined);
+      c.write('220 hello sockprobe\r\n');
+      if (server.listenerCount('bye') > 0) return void c.end();
+      let buf = '';
+      c.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        if (buf.includes('PING\n')) c.write('PONG\r\n');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const file = tmp.file(
+      'qr.yml',
+      `modules:\n  ping:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      query_response:\n        - expect: "^220 hello"\n        - send: "PING"\n        - expect: "^PONG"\n` +
+        `  wrong:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      query_response:\n        - expect: "^500"\n`,
+    );
+    const ours = await startExporter(file);
+    const bbPort = await freePort();
+    const theirs = await startListening('prometheus-blackbox-exporter', ['--config.file', file, '--web.listen-address', `127.0.0.1:${bbPort}`], /Listening on.*address=127\.0\.0\.1:(\d+)/);
+    try {
+      type Samples = ReturnType<typeof parseMetrics>;
+      const one = async (p: number, module: string): Promise<Samples> => parseMetrics((await get(p, probeUrl(`127.0.0.1:${port}`, module))).body);
+      const both = (module: string): Promise<[Samples, Samples]> => Promise.all([one(theirs.port, module), one(ours.port, module)]);
+      const [b1, s1] = await both('ping');
+      expect(sample(s1, 'probe_success', {})).toBe(1);
+      expect(sample(b1, 'probe_success', {})).toBe(1);
+      // The server greets and closes: the expected line never comes.
+      server.on('bye', () => undefined);
+      const [b2, s2] = await both('wrong');
+      for (const name of ['probe_success', 'probe_failed_due_to_regex']) expect({ name, ours: sample(s2, name, {}) }).toEqual({ name, ours: sample(b2, name, {}) });
+      expect(sample(s2, 'probe_failed_due_to_regex', {})).toBe(1);
+      expect(sample(s2, 'sockprobe_probe_status', { status: 'not-ready', reason: 'unexpected-reply' })).toBe(1);
+    } finally {
+      await theirs.stop();
+      await ours.stop();
+      await new Promise((r) => server.close(r));
+    }
+  },
+);
+
 describe('reload: POST /-/reload and SIGHUP', () => {
   test('a new module after POST /-/reload; a broken file keeps the old configuration and says where it is broken; GET is 405', async () => {
     const file = tmp.file('reload.yml', CONFIG);
