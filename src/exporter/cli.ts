@@ -4,8 +4,16 @@
 // one cannot be used.
 import { UsageError, parseOptions } from '../cli/options';
 import type { CliIO } from '../cli/output';
-import { ConfigError, loadConfig } from './config';
-import { createExporter } from './server';
+import type * as Config from './config';
+import type * as Server from './server';
+
+// The configuration and the server (and through them the native addon) are
+// loaded when the command runs, not when the CLI starts: `sockprobe --help`
+// works without a binary.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const config = (): typeof Config => require('./config') as typeof Config;
+const server = (): typeof Server => require('./server') as typeof Server;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export const EXPORTER_USAGE = `Usage: sockprobe exporter [options]
 
@@ -78,6 +86,7 @@ export async function runExporter(s: ExporterSettings, io: CliIO, signal: AbortS
   const log = (line: string): void => {
     io.stderr.write(`${line}\n`);
   };
+  const { ConfigError, loadConfig } = config();
   if (s.check) {
     try {
       const c = loadConfig(s.configFile, s.safetyFile);
@@ -91,7 +100,7 @@ export async function runExporter(s: ExporterSettings, io: CliIO, signal: AbortS
   }
   let exporter;
   try {
-    exporter = createExporter({ configFile: s.configFile, safetyFile: s.safetyFile, timeoutOffset: s.timeoutOffset, log });
+    exporter = server().createExporter({ configFile: s.configFile, safetyFile: s.safetyFile, timeoutOffset: s.timeoutOffset, log });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.stderr.write(`sockprobe exporter: ${error.message}\n`);
