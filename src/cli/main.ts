@@ -13,6 +13,7 @@ import { runProbe } from './probe';
 import { parseScanCommandLine, runScan } from './scan';
 import { parseTraceCommandLine, runTrace } from './trace';
 import { versionText } from './version';
+import { EXPORTER_USAGE, parseExporterCommandLine, runExporter } from '../exporter/cli';
 
 export { parseCommandLine, type CliIO };
 
@@ -20,6 +21,7 @@ const USAGE = `Usage: sockprobe [options] TARGET...
        sockprobe explain [options] TARGET
        sockprobe scan [options] HOST -p PORTS
        sockprobe trace [options] HOST:PORT
+       sockprobe exporter [--config.file FILE] [--web.listen-address :9115]
 
 Connects to each TARGET and says what happened: open, refused, blocked by a
 firewall, unreachable, timed out, a local error, or a name that did not resolve.
@@ -50,6 +52,8 @@ Commands:
                    -t, --timeout MS     deadline of the whole trace (default 5000)
                    also -4, -6, --json, --quiet. Exit 0 when the port was reached and
                    is open, 1 otherwise, 2 usage error, 130 interrupted
+  exporter         blackbox_exporter's /probe for Prometheus (tcp and unix modules), with
+                   sockprobe's reasons: see 'sockprobe exporter --help'
 
 Options:
   -t, --timeout MS  deadline in ms (default ${DEFAULT_TIMEOUT_MS}; with --wait, the whole wait: default ${DEFAULT_WAIT_TIMEOUT_MS})
@@ -106,6 +110,19 @@ export async function main(
     return EXIT_USAGE;
   };
   const word = commandWord(argv);
+  if (word === 'exporter') {
+    let exporterParsed;
+    try {
+      exporterParsed = parseExporterCommandLine(argv);
+    } catch (error) {
+      return usage(error);
+    }
+    if (exporterParsed.kind === 'help') {
+      io.stdout.write(EXPORTER_USAGE);
+      return EXIT_OPEN;
+    }
+    return runExporter(exporterParsed.settings, io, signal);
+  }
   if (word === 'trace') {
     let traceParsed;
     try {
