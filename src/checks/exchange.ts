@@ -11,7 +11,6 @@
 // Whatever the ending, every listener it added (socket and signal) is removed,
 // and the socket is left to its owner, open: closing it is the caller's job.
 import type * as net from 'node:net';
-import { printable } from './printable';
 import type { NotReadyReason, ProtocolVerdict } from './protocol';
 
 /** At most this many bytes are kept as evidence, and rendered in at most this many characters. */
@@ -32,8 +31,23 @@ export class Unexpected extends Error {
   override readonly name = 'Unexpected';
 }
 
-// The rendering of bytes is the runner's own (src/checks/printable.ts), so evidence reads the same everywhere.
-export { printable };
+/** Bytes as a person can read them: printable ASCII as is, \r \n \t and \\ escaped, everything else \xNN. */
+export function printable(bytes: Buffer | string, limit = EVIDENCE_LIMIT): string {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+  let out = '';
+  for (const b of buf) {
+    let piece: string;
+    if (b === 0x5c) piece = '\\\\';
+    else if (b === 0x0d) piece = '\\r';
+    else if (b === 0x0a) piece = '\\n';
+    else if (b === 0x09) piece = '\\t';
+    else if (b >= 0x20 && b < 0x7f) piece = String.fromCharCode(b);
+    else piece = `\\x${b.toString(16).padStart(2, '0')}`;
+    if (out.length + piece.length > limit) break;
+    out += piece;
+  }
+  return out;
+}
 
 /** What a parser reports once the buffered bytes hold a whole reply: its value and how many bytes it used. */
 export interface Parsed<T> {
