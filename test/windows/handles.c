@@ -1,3 +1,11 @@
+// handles.exe PID: prints how many handles Windows holds open for process PID, then how many
+// the whole system holds. Built for Windows by scripts/wine-env.sh (mingw-w64) and run by
+// test/windows/run.js under wine, for the handle-leak check over 1,000 probes.
+//
+// It counts the process's entries in NtQuerySystemInformation(SystemExtendedHandleInformation):
+// GetProcessHandleCount would be the plain call, but wine 8 answers it with 0 whatever the
+// process holds, while the system handle table is wine's real one (measured here: 53 handles
+// for an idle node.exe, 187 with 50 loopback connections open, back down once they close).
 #include <windows.h>
 #include <winternl.h>
 #include <stdio.h>
