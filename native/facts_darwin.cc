@@ -7,7 +7,22 @@
 
 #include <errno.h>
 #include <netinet/tcp.h>
+#if __has_include(<netinet/tcp_fsm.h>)
 #include <netinet/tcp_fsm.h>
+#else
+// The SDK's values (BSD's, unchanged since 4.4BSD); zig's macOS headers lack the file.
+#define TCPS_CLOSED 0
+#define TCPS_LISTEN 1
+#define TCPS_SYN_SENT 2
+#define TCPS_SYN_RECEIVED 3
+#define TCPS_ESTABLISHED 4
+#define TCPS_CLOSE_WAIT 5
+#define TCPS_FIN_WAIT_1 6
+#define TCPS_CLOSING 7
+#define TCPS_LAST_ACK 8
+#define TCPS_FIN_WAIT_2 9
+#define TCPS_TIME_WAIT 10
+#endif
 #include <cstring>
 
 #include "facts.h"

@@ -5,15 +5,16 @@
 #   scripts/cross-build.sh [target...]     default: all of them
 #
 #   win32-x64          mingw-w64 (posix thread model), delay-load import library
-#                      for node.exe      -> prebuilds/win32-x64/node.napi.node
+#                      for node.exe      -> prebuilds/win32-x64/sockprobe.napi.node
 #   darwin-x64         zig c++, -undefined dynamic_lookup
-#                                        -> prebuilds/darwin-x64/node.napi.node
-#   darwin-arm64       same              -> prebuilds/darwin-arm64/node.napi.node
+#                                        -> prebuilds/darwin-x64/sockprobe.napi.node
+#   darwin-arm64       same              -> prebuilds/darwin-arm64/sockprobe.napi.node
 #   linux-musl-x64     zig c++, compile-and-link check only (no musl Node here to
-#   linux-musl-arm64   load it)          -> build/cross/linux-<arch>-musl/sockprobe.node
+#   linux-musl-arm64   load it)          -> build/cross/linux-<arch>-musl/sockprobe.napi.musl.node
 #
-# Names are the ones node-gyp-build loads (runtime "node", tag "napi"; musl
-# ones would need the "musl" tag). Sources per platform come from binding.gyp,
+# Names follow prebuildify's (`sockprobe.<tags>.node`, as `npm run build:prebuild`
+# names the Linux one sockprobe.glibc.node) with the "napi" tag node-gyp-build
+# reads; the musl ones carry "musl". Sources per platform come from binding.gyp,
 # so the two cannot drift.
 #
 # Toolchains come from Debian (g++-mingw-w64-x86-64, mingw-w64-tools) and the
@@ -98,7 +99,7 @@ node_delay_lib() {
 }
 
 build_win32_x64() {
-  local out="$root/prebuilds/win32-x64/node.napi.node" lib
+  local out="$root/prebuilds/win32-x64/sockprobe.napi.node" lib
   lib=$(node_delay_lib)
   mkdir -p "$(dirname "$out")"
   mapfile -t src < <(sources win)
@@ -117,7 +118,7 @@ build_zig() {
   [ ${#src[@]} -gt 0 ] || exit 1
   local extra=()
   [ "$os" = mac ] && extra=(-undefined dynamic_lookup -mmacosx-version-min=11.0)
-  "$zig" c++ -target "$triple" "${common_flags[@]}" -fPIC -shared "${extra[@]}" -o "$out" "${src[@]}"
+  "$zig" c++ -target "$triple" "${common_flags[@]}" -fPIC -shared -s "${extra[@]}" -o "$out" "${src[@]}"
   echo "$out"
 }
 
@@ -125,10 +126,10 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   case $t in
     win32-x64) out=$(build_win32_x64) ;;
-    darwin-x64) out=$(build_zig x86_64-macos.11.0 "$root/prebuilds/darwin-x64/node.napi.node" mac) ;;
-    darwin-arm64) out=$(build_zig aarch64-macos.11.0 "$root/prebuilds/darwin-arm64/node.napi.node" mac) ;;
-    linux-musl-x64) out=$(build_zig x86_64-linux-musl "$root/build/cross/linux-x64-musl/sockprobe.node" linux) ;;
-    linux-musl-arm64) out=$(build_zig aarch64-linux-musl "$root/build/cross/linux-arm64-musl/sockprobe.node" linux) ;;
+    darwin-x64) out=$(build_zig x86_64-macos.11.0 "$root/prebuilds/darwin-x64/sockprobe.napi.node" mac) ;;
+    darwin-arm64) out=$(build_zig aarch64-macos.11.0 "$root/prebuilds/darwin-arm64/sockprobe.napi.node" mac) ;;
+    linux-musl-x64) out=$(build_zig x86_64-linux-musl "$root/build/cross/linux-x64-musl/sockprobe.napi.musl.node" linux) ;;
+    linux-musl-arm64) out=$(build_zig aarch64-linux-musl "$root/build/cross/linux-arm64-musl/sockprobe.napi.musl.node" linux) ;;
     *) echo "cross-build: unknown target $t" >&2; exit 2 ;;
   esac
   echo "$t: $(file -b "$out") ($(($(date +%s) - start)) s)"
