@@ -394,6 +394,9 @@ function router(): Router {
   return r;
 }
 
+// SOCKPROBE_ENGINE=uv: libuv's poller (native/backend_uv.cc) instead of the platform default, chosen before any probe.
+if (process.env['SOCKPROBE_ENGINE'] === 'uv') (native as NativeBinding & { useBackend(name: string): void }).useBackend('uv');
+
 const shared = router();
 
 const startRecord = native.startRecord;
