@@ -199,7 +199,7 @@ describe('the cross-built prebuilds prepack puts next to the Linux one', () => {
   for (const target of CROSS_TARGETS) {
     needs(tool('file', 'file'), crossToolchain(target)).test(`prebuilds/${target}: \`file\` says ${String(expected[target])}`, async () => {
       const shipped = files.filter((f) => f.path.startsWith(`prebuilds/${target}/`));
-      expect(shipped.map((f) => f.path)).toEqual([`prebuilds/${target}/node.napi.node`]);
+      expect(shipped.map((f) => f.path)).toEqual([`prebuilds/${target}/sockprobe.napi.node`]);
       const r = await run('file', ['-b', path.join(unpacked, shipped[0]!.path)], { cwd: tmp, env: process.env, timeoutMs: 10_000 });
       expectOk(r, 'file');
       console.log(`${shipped[0]!.path} (${shipped[0]!.size} B): ${r.stdout.trim()}`);

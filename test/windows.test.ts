@@ -80,7 +80,7 @@ gate.describe('the packed tarball under wine, with the official Windows node.exe
     // The tarball itself must hold the Windows prebuild: that is what a Windows user installs.
     const listed = await run('tar', ['-tzf', tarball], { cwd: tmp, env: process.env, timeoutMs: 30_000 });
     expectOk(listed, 'tar -tzf');
-    expect(listed.stdout.split('\n')).toContain('package/prebuilds/win32-x64/node.napi.node');
+    expect(listed.stdout.split('\n')).toContain('package/prebuilds/win32-x64/sockprobe.napi.node');
     await unpack(tarball, path.join(tmp, 'unpacked'));
 
     app = path.join(tmp, 'app');
@@ -163,7 +163,7 @@ gate.describe('the packed tarball under wine, with the official Windows node.exe
         expect(report?.node).toBe(`v${version}`);
         expect(report?.platform).toBe('win32');
         expect(report?.arch).toBe('x64');
-        expect(report?.binaryPath).toMatch(/[\\/]node_modules[\\/]sockprobe[\\/]prebuilds[\\/]win32-x64[\\/]node\.napi\.node$/);
+        expect(report?.binaryPath).toMatch(/[\\/]node_modules[\\/]sockprobe[\\/]prebuilds[\\/]win32-x64[\\/]sockprobe\.napi\.node$/);
       });
       test('open: a loopback listener', () => void expectCheck('open'));
       test("refused: a closed loopback port is status 'refused', reason 'reset', code 'ECONNREFUSED'", () => void expectCheck('refused'));
