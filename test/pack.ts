@@ -27,12 +27,20 @@ function findOnPath(cmd: string): string {
 
 export function run(file: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own, so that a timeout ends what it started too (npm pack's prepack
+    // compilers would otherwise outlive it).
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, opts.timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -70,8 +78,11 @@ const EXCLUDED_TOP = new Set(['node_modules', 'build', 'lib', 'prebuilds', 'cove
  */
 export const PACK_TIMEOUT_MS = 480_000;
 
-/** `npm pack` of a sources-only copy of the repository into `tmp`: the tarball, its files and npm's output. */
-export async function packRepo(tmp: string): Promise<{ tarball: string; files: { path: string; size: number }[]; pack: Run }> {
+/**
+ * `npm pack` of a sources-only copy of the repository into `tmp`: the tarball, its files and npm's
+ * output. `env` is added to the environment (SOCKPROBE_CROSS_TARGETS: which cross prebuilds).
+ */
+export async function packRepo(tmp: string, env: NodeJS.ProcessEnv = {}): Promise<{ tarball: string; files: { path: string; size: number }[]; pack: Run }> {
   const stage = path.join(tmp, 'stage');
   fs.cpSync(repo, stage, {
     recursive: true,
@@ -83,7 +94,7 @@ export async function packRepo(tmp: string): Promise<{ tarball: string; files: {
   });
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
   // The real lifecycle: prepack (tsc, prebuildify --napi --strip, cross prebuilds), prepare.
-  const pack = await npmIn(stage, ['pack', '--json', '--pack-destination', tmp], baseEnv(), PACK_TIMEOUT_MS - 10_000);
+  const pack = await npmIn(stage, ['pack', '--json', '--pack-destination', tmp], { ...baseEnv(), ...env }, PACK_TIMEOUT_MS - 10_000);
   expectOk(pack, 'npm pack');
   const json = pack.stdout.slice(pack.stdout.search(/^\[/m));
   const [info] = JSON.parse(json) as { filename: string; files: { path: string; size: number }[] }[];
