@@ -49,7 +49,7 @@ if [ "${1:-}" = --check ]; then
 fi
 
 for t in "${all[@]}"; do rm -rf "prebuilds/$t"; done
-[ "${SOCKPROBE_CROSS:-}" = off ] && { echo "prepack-cross: SOCKPROBE_CROSS=off, no cross prebuilds"; exit 0; }
+[ "${SOCKPROBE_CROSS:-}" = off ] && { echo "prepack-cross: SOCKPROBE_CROSS=off, no cross prebuilds" >&2; exit 0; }
 
 build=()
 for t in "${targets[@]}"; do
