@@ -132,5 +132,12 @@ for t in "${targets[@]}"; do
     linux-musl-arm64) out=$(build_zig aarch64-linux-musl "$root/build/cross/linux-arm64-musl/sockprobe.napi.musl.node" linux) ;;
     *) echo "cross-build: unknown target $t" >&2; exit 2 ;;
   esac
-  echo "$t: $(file -b "$out") ($(($(date +%s) - start)) s)"
+  kind=$(file -b "$out")
+  echo "$t: $kind ($(($(date +%s) - start)) s)"
+  case $t in
+    win32-*) want='PE32+ executable (DLL)' ;;
+    darwin-*) want='Mach-O 64-bit' ;;
+    *) want='ELF 64-bit LSB shared object' ;;
+  esac
+  [[ $kind == *"$want"* ]] || { echo "cross-build: $t: expected $want" >&2; exit 1; }
 done
