@@ -5,10 +5,12 @@
 // Settings (environment): BENCH_N (probes per run, 50000), BENCH_C (in flight, 256),
 // BENCH_ROUNDS (5), BENCH_MEM_K (pending probes for the memory test, 10000),
 // BENCH_FLOOD (probes in flight at once, 50000), BENCH_PARTS (rate,mem,flood,tls; tls: see bench/tls.js),
-// BENCH_IMPLS (c,cfull,net,probe,many,probe@old,many@old; cfull = the C prober also
-// making sockprobe's report syscalls: IP_RECVERR, error queue, TCP_INFO; @old = the
-// same API from the baseline commit BENCH_BASELINE, built in a temporary directory
-// for this run, so old and new engines are compared in the same run).
+// BENCH_IMPLS (c,cfull,net,probe,many,probe@uv,many@uv,probe@old,many@old; cfull = the
+// C prober also making sockprobe's report syscalls: IP_RECVERR, error queue, TCP_INFO;
+// @uv = the same build with the libuv readiness backend (SOCKPROBE_ENGINE=uv) instead
+// of epoll; @old = the same API from the baseline commit BENCH_BASELINE, built in a
+// temporary directory for this run, so old and new engines are compared in the same run).
+// BENCH_FLOOD_ENGINES (epoll,uv): the backends the flood part runs, compared as ratios.
 // Every measurement runs in its own child process; figures are medians of the rounds,
 // ratios are taken between medians of the same run.
 const { spawn, spawnSync } = require('node:child_process');
@@ -24,7 +26,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
 const MEM_K = Number(process.env.BENCH_MEM_K || 10_000);
 const FLOOD = Number(process.env.BENCH_FLOOD || 50_000);
 const PARTS = (process.env.BENCH_PARTS || 'rate,mem,flood,tls').split(',');
-const IMPLS = (process.env.BENCH_IMPLS || 'c,cfull,net,probe,many,probe@old,many@old').split(',');
+const IMPLS = (process.env.BENCH_IMPLS || 'c,cfull,net,probe,many,probe@uv,many@uv,probe@old,many@old').split(',');
+const FLOOD_ENGINES = (process.env.BENCH_FLOOD_ENGINES || 'epoll,uv').split(',');
 // The last commit before the connector seam (issue 13): the engine it replaced.
 const BASELINE = process.env.BENCH_BASELINE || 'b10f622';
 
@@ -109,6 +112,9 @@ const median = (xs) => {
 function rateOnce(impl, port) {
   if (impl === 'c') return run(cprober, ['probe', '127.0.0.1', String(port), String(N), String(C), '10000']);
   if (impl === 'cfull') return run('env', ['CPROBER_FULL=1', cprober, 'probe', '127.0.0.1', String(port), String(N), String(C), '10000']);
+  if (impl.endsWith('@uv')) {
+    return run(process.execPath, [worker, 'rate', impl.slice(0, -3), '127.0.0.1', String(port), String(N), String(C)], { SOCKPROBE_ENGINE: 'uv' });
+  }
   if (impl.endsWith('@old')) {
     return run(process.execPath, [worker, 'rate', impl.slice(0, -4), '127.0.0.1', String(port), String(N), String(C)], { BENCH_LIB: baselineLib });
   }
@@ -149,8 +155,11 @@ async function rates() {
         for (const impl of IMPLS) {
           const vsC = med.c ? (med[impl] / med.c).toFixed(2) + 'x' : '-';
           const vsNet = med.net ? (med[impl] / med.net).toFixed(2) + 'x' : '-';
-          const name = { c: 'C prober', cfull: 'C + report', net: 'net.Socket', probe: 'probe()', many: 'probeMany', 'probe@old': `probe() ${BASELINE}`, 'many@old': `probeMany ${BASELINE}` }[impl];
+          const name = { c: 'C prober', cfull: 'C + report', net: 'net.Socket', probe: 'probe()', many: 'probeMany', 'probe@uv': 'probe() uv', 'many@uv': 'probeMany uv', 'probe@old': `probe() ${BASELINE}`, 'many@old': `probeMany ${BASELINE}` }[impl];
           console.log(`  ${name.padEnd(18)} ${med[impl].toFixed(0).padStart(7)}   ${vsC.padStart(5)}   ${vsNet.padStart(8)}        ${samples[impl][metric].map((x) => x.toFixed(0)).join(' ')}`);
+        }
+        for (const api of ['probe', 'many']) {
+          if (med[api] && med[`${api}@uv`]) console.log(`  uv backend vs epoll, ${api === 'probe' ? 'probe()' : 'probeMany'}: ${(med[`${api}@uv`] / med[api]).toFixed(2)}x`);
         }
       }
     }
@@ -207,10 +216,26 @@ async function floodTest() {
     cmd = 'sh';
     args = ['-c', `ulimit -n ${hard} && exec "$0" "$@"`, process.execPath, worker, 'flood', addrs, String(closed)];
   }
-  const r = await run(cmd, [...args, String(count)]);
-  silent.close();
-  console.log(`\nflood: ${count} probes in flight at once via probeMany against a silent port, deadline 3 s (RLIMIT_NOFILE soft/hard ${r.nofile} in the child)`);
-  console.log(`  in flight after starting: ${r.peakInFlight}, all done in ${r.seconds.toFixed(2)} s, results ${JSON.stringify(r.counts)}, in flight after: ${r.inFlightAfter}`);
+  // Every probe here is watched by the backend (nothing answers inside
+  // connect()), so this part is where the two readiness backends differ.
+  const byEngine = {};
+  try {
+    for (const engine of FLOOD_ENGINES) {
+      const r = await run(cmd, [...args, String(count)], { SOCKPROBE_ENGINE: engine });
+      byEngine[engine] = r;
+      console.log(`\nflood (${r.backend} backend): ${count} probes in flight at once via probeMany against a silent port, deadline 3 s (RLIMIT_NOFILE soft/hard ${r.nofile} in the child)`);
+      console.log(`  in flight after starting: ${r.peakInFlight}, started in ${r.startSeconds.toFixed(3)} s, all done in ${r.seconds.toFixed(2)} s, results ${JSON.stringify(r.counts)}, in flight after: ${r.inFlightAfter}`);
+    }
+  } finally {
+    silent.close();
+  }
+  const { epoll, uv } = byEngine;
+  if (epoll && uv) {
+    // Throughput ratios: probes started per second, and past the common 3 s deadline, probes ended per second.
+    const startRatio = epoll.startSeconds / uv.startSeconds;
+    const endRatio = Math.max(epoll.seconds - 3, 1e-3) / Math.max(uv.seconds - 3, 1e-3);
+    console.log(`  uv backend vs epoll: starting ${startRatio.toFixed(2)}x, ending after the deadline ${endRatio.toFixed(2)}x (throughput; 1.00x = same)`);
+  }
 }
 
 async function main() {

@@ -122,12 +122,14 @@ async function flood(addrs, port, n) {
   const t0 = process.hrtime.bigint();
   const it = lib.probeMany(targets, { concurrency: n, timeout: 3000 });
   // probeMany starts every probe before the first next() returns: all are in flight now.
+  const first = it.next();
+  const startSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const peakInFlight = native.inFlight();
-  for await (const r of it) count(counts, `${r.status}/${r.code}`);
+  for (let step = await first; !step.done; step = await it.next()) count(counts, `${step.value.status}/${step.value.code}`);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const { execSync } = require('node:child_process');
   const nofile = execSync(`prlimit --pid ${process.pid} --nofile --output SOFT,HARD --noheadings`).toString().trim();
-  return { probes: n, peakInFlight, seconds, counts, nofile, inFlightAfter: native.inFlight() };
+  return { probes: n, backend: native.backend, peakInFlight, startSeconds, seconds, counts, nofile, inFlightAfter: native.inFlight() };
 }
 
 async function main() {

@@ -2,15 +2,15 @@
 // N-API in it, so it can be read (and fuzzed) on its own.
 #pragma once
 
-#include <sys/socket.h>
-#include <sys/types.h>
 #include <string>
+
+#include "platform.h"
 
 namespace sockprobe {
 
 struct Target {
   sockaddr_storage addr;
-  socklen_t len;
+  socklen_type len;
   int family;  // AF_INET, AF_INET6 or AF_UNIX
 };
 
@@ -19,6 +19,6 @@ struct Target {
 int ParseTarget(int family, const std::string& address, int port, Target* out);
 
 // Numeric form of a socket address; Unix addresses give their path.
-std::string FormatAddress(const sockaddr* sa, socklen_t len, int* port);
+std::string FormatAddress(const sockaddr* sa, socklen_type len, int* port);
 
 }  // namespace sockprobe

@@ -2,8 +2,8 @@
 // The engine (engine.h) owns probes, ids and deadlines and knows nothing of how
 // readiness is learned; a backend watches descriptors on Node's own libuv loop
 // and reports each ready one back with the token it was given. Linux: one epoll
-// set per environment (backend_epoll.cc). A libuv uv_poll_t backend (macOS,
-// Windows) implements the same interface.
+// set per environment (backend_epoll.cc). Everywhere: one libuv uv_poll_t per
+// socket (backend_uv.cc), the default on macOS and Windows.
 #pragma once
 
 #include <uv.h>
@@ -48,7 +48,18 @@ class Backend {
   virtual void Close() = 0;
 };
 
-// The platform's default backend (epoll on Linux).
-Backend* NewDefaultBackend();
+// The backends this build has, by name ("epoll" on Linux, "uv" everywhere);
+// the first is the default. Defined in module.cc.
+struct BackendChoice {
+  const char* name;
+  Backend* (*make)();
+};
+extern const BackendChoice kBackends[];
+extern const unsigned kBackendCount;
+
+#ifdef __linux__
+Backend* NewEpollBackend();
+#endif
+Backend* NewUvBackend();
 
 }  // namespace sockprobe

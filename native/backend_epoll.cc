@@ -118,6 +118,6 @@ class EpollBackend final : public Backend {
 
 }  // namespace
 
-Backend* NewDefaultBackend() { return new EpollBackend(); }
+Backend* NewEpollBackend() { return new EpollBackend(); }
 
 }  // namespace sockprobe

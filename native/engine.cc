@@ -2,13 +2,10 @@
 // data), so each worker_thread has its own and nothing is process-wide.
 #include "engine.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <cstring>
 #include <utility>
 
+#include "platform.h"
 #include "socket_posix.h"
 
 namespace sockprobe {
@@ -90,9 +87,22 @@ Engine::~Engine() {
   delete backend_;
 }
 
+bool Engine::SetBackend(Backend* backend) {
+  if (count_ != 0) return false;
+  if (backendOpen_) {
+    backend_->Close();
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), FreeHandle<uv_timer_t>);
+    timer_ = nullptr;
+    backendOpen_ = false;
+  }
+  delete backend_;
+  backend_ = backend;
+  return true;
+}
+
 int Engine::Prepare() {
   if (backendOpen_) return 0;
-  if (loop_ == nullptr) return EINVAL;
+  if (loop_ == nullptr) return kErrInval;
   int err = backend_->Open(loop_, this);
   if (err != 0) return err;
   timer_ = new uv_timer_t;
@@ -149,8 +159,8 @@ bool Engine::Start(const Request& req, Outcome* out) {
     if (err != 0) return FinishNow(req, fd, startNs, err, kStage_bind, out);
   }
   err = StartConnect(fd, req.target);
-  if (err != 0 && err != EINPROGRESS) return FinishNow(req, fd, startNs, err, kStage_connect, out);
-  if (err == EINPROGRESS) {
+  if (err != 0 && err != kErrInProgress) return FinishNow(req, fd, startNs, err, kStage_connect, out);
+  if (err == kErrInProgress) {
     // The answer is often there already: on loopback (and through a veth
     // into a namespace) the SYN and the peer's SYN-ACK, RST or ICMP error are
     // processed inside connect() itself, which still says EINPROGRESS. Asking

@@ -78,6 +78,10 @@ class Engine final : public ReadinessSink {
   Engine(uv_loop_t* loop, Backend* backend, CompletionSink* sink);
   ~Engine();
 
+  // Replaces the readiness backend (owned from now on) while nothing is in
+  // flight; false (and `backend` not taken) otherwise.
+  bool SetBackend(Backend* backend);
+
   // Makes the backend's watch now, while descriptors are surely available, so
   // that under exhaustion a probe fails at socket() like any other client
   // would. 0 or errno; a failure is retried by the next Start().
@@ -95,7 +99,7 @@ class Engine final : public ReadinessSink {
 
   size_t InFlight() const { return count_; }
 
-  // The readiness backend's name ('epoll').
+  // The readiness backend's name ('epoll', 'uv').
   const char* BackendName() const { return backend_->Name(); }
 
   // Environment teardown: closes everything in flight, delivers nothing.

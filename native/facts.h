@@ -1,14 +1,14 @@
 // Facts: what the kernel says about a socket, read by one function each. One
-// implementation per platform (facts_linux.cc). Nothing here interprets what
+// implementation per platform: facts_posix.cc (Linux and macOS) with
+// facts_linux.cc or facts_darwin.cc, and facts_win.cc. Nothing here interprets what
 // the kernel said, and nothing invents a value it did not give: a fact the
 // platform cannot read is marked absent (`present`/`valid` false, -1).
 #pragma once
 
-#include <sys/socket.h>
-#include <sys/types.h>
 #include <cstdint>
 #include <string>
 
+#include "platform.h"
 #include "record.h"
 
 namespace sockprobe {
@@ -24,14 +24,45 @@ struct IcmpReport {
   std::string offender;  // empty when the kernel named none
 };
 
-// The TCP_INFO fields of record.h. `valid` is false when the platform has no
-// TCP_INFO or the call failed; `bytes` is how much of the struct the kernel filled.
+// Indices of SOCKPROBE_TCP_FIELDS, for TcpInfo::absent.
+enum TcpField {
+#define SOCKPROBE_X(name, tcpi) kTcp_##name,
+  SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
+#undef SOCKPROBE_X
+  kTcpFieldCount
+};
+static_assert(kTcpFieldCount <= 32, "TcpInfo::absent has 32 bits");
+
+// The TCP_INFO fields of record.h, in Linux's units and with Linux's state
+// numbers (below): macOS (TCP_CONNECTION_INFO) and Windows (SIO_TCP_INFO)
+// translate what they have. `valid` is false when the platform has no such
+// call or it failed; `bytes` is how much of the struct the kernel filled.
+// A field the platform's struct does not have is set in `absent` (bit
+// 1 << kTcp_name): the record carries NaN for it, never 0.
 struct TcpInfo {
   bool valid = false;
   unsigned bytes = 0;
+  uint32_t absent = 0;
 #define SOCKPROBE_X(name, tcpi) unsigned name = 0;
   SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
 #undef SOCKPROBE_X
+  bool Has(TcpField f) const { return (absent & (1u << f)) == 0; }
+};
+
+// Linux's TCP states (include/net/tcp_states.h, stable since 2.6): the
+// numbering TcpInfo::state uses on every platform.
+enum LinuxTcpState : unsigned {
+  kTcpEstablished = 1,
+  kTcpSynSent = 2,
+  kTcpSynRecv = 3,
+  kTcpFinWait1 = 4,
+  kTcpFinWait2 = 5,
+  kTcpTimeWait = 6,
+  kTcpClose = 7,
+  kTcpCloseWait = 8,
+  kTcpLastAck = 9,
+  kTcpListen = 10,
+  kTcpClosing = 11,
 };
 
 // The kernel's TCP states this layer needs to tell progress from an answer.
@@ -50,17 +81,32 @@ bool ReadLocalAddress(int fd, std::string* address, int* port);
 // getpeername() succeeded: the socket is connected.
 bool HasPeer(int fd);
 
-// Asks the kernel to queue ICMP errors for this socket. Returns 0 or errno;
-// a no-op returning 0 where the platform has no such option.
+// Asks the kernel to queue ICMP errors for this socket (Linux IP_RECVERR;
+// Windows TCP_FAIL_CONNECT_ON_ICMP_ERROR, quietly skipped where missing).
+// Returns 0 or errno; a no-op returning 0 where the platform has no such option (macOS).
 int EnableErrorQueue(int fd, int family);
 
-// Reads (and so removes) the first entry of the error queue, if any.
+// Reads (and so removes) the first entry of the error queue, if any
+// (Windows: TCP_ICMP_ERROR_INFO, the last ICMP error of a failed connect).
 IcmpReport ReadErrorQueue(int fd);
 
 TcpInfo ReadTcpInfo(int fd);
 
-// Where a TCP handshake is, from TCP_INFO's state (kUnknown when `tcp` is not valid).
-TcpProgress Progress(const TcpInfo& tcp);
+// Where a TCP handshake is, from TCP_INFO's state (kUnknown when `tcp` is not
+// valid or has no state).
+inline TcpProgress Progress(const TcpInfo& tcp) {
+  if (!tcp.valid || !tcp.Has(kTcp_state)) return TcpProgress::kUnknown;
+  switch (tcp.state) {
+    case kTcpSynSent:
+      return TcpProgress::kSynSent;
+    case kTcpClose:
+      return TcpProgress::kClosed;
+    default:
+      // Anything past SYN_SENT: the handshake completed (the peer may have
+      // closed or reset since; SO_ERROR and the checks after it say so).
+      return TcpProgress::kConnected;
+  }
+}
 
 // One field of the kernel's struct tcp_info, named as in <linux/tcp.h> without
 // the tcpi_ prefix. Only fields the running kernel filled are listed.

@@ -1,6 +1,6 @@
-// Facts, Linux: what the kernel says about a probe's socket. SO_ERROR, the
-// buffers, the local address, the ICMP error queue (IP_RECVERR), TCP_INFO and
-// the queue sizes. Each function reads and reports; none interprets, and none
+// Facts, Linux: what the kernel says about a probe's socket. The ICMP error
+// queue (IP_RECVERR), TCP_INFO, the queue sizes and the next hop's neighbour
+// entry (SO_ERROR, the buffers and the addresses: facts_posix.cc). Each function reads and reports; none interprets, and none
 // makes up a value the kernel did not give.
 #include "facts.h"
 
@@ -26,57 +26,6 @@
 #include "address.h"
 
 namespace sockprobe {
-
-int ReadSoError(int fd, int* readErr) {
-  int value = 0;
-  socklen_t len = sizeof(value);
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) != 0) {
-    *readErr = errno;
-    return 0;
-  }
-  *readErr = 0;
-  return value;
-}
-
-namespace {
-int SockOptInt(int fd, int level, int name) {
-  int value = 0;
-  socklen_t len = sizeof(value);
-  if (getsockopt(fd, level, name, &value, &len) != 0) return -1;
-  return value;
-}
-}  // namespace
-
-void ReadBuffers(int fd, int* sndbuf, int* rcvbuf) {
-#ifdef SO_MEMINFO
-  // Both in one call (Linux 4.12+): SO_MEMINFO's SNDBUF and RCVBUF slots are
-  // the same sk_sndbuf and sk_rcvbuf that SO_SNDBUF and SO_RCVBUF read.
-  uint32_t mem[SK_MEMINFO_VARS];
-  socklen_t len = sizeof(mem);
-  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len >= (SK_MEMINFO_SNDBUF + 1) * sizeof(uint32_t)) {
-    *sndbuf = static_cast<int>(mem[SK_MEMINFO_SNDBUF]);
-    *rcvbuf = static_cast<int>(mem[SK_MEMINFO_RCVBUF]);
-    return;
-  }
-#endif
-  *sndbuf = SockOptInt(fd, SOL_SOCKET, SO_SNDBUF);
-  *rcvbuf = SockOptInt(fd, SOL_SOCKET, SO_RCVBUF);
-}
-
-bool ReadLocalAddress(int fd, std::string* address, int* port) {
-  sockaddr_storage local;
-  socklen_t len = sizeof(local);
-  std::memset(&local, 0, sizeof(local));
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) return false;
-  *address = FormatAddress(reinterpret_cast<sockaddr*>(&local), len, port);
-  return true;
-}
-
-bool HasPeer(int fd) {
-  sockaddr_storage peer;
-  socklen_t len = sizeof(peer);
-  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
-}
 
 int EnableErrorQueue(int fd, int family) {
   int one = 1;
@@ -147,24 +96,6 @@ TcpInfo ReadTcpInfo(int fd) {
   SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
 #undef SOCKPROBE_X
   return out;
-}
-
-// include/net/tcp_states.h: not in the uapi headers, stable since 2.6.
-constexpr unsigned kTcpSynSent = 2;
-constexpr unsigned kTcpClose = 7;
-
-TcpProgress Progress(const TcpInfo& tcp) {
-  if (!tcp.valid) return TcpProgress::kUnknown;
-  switch (tcp.state) {
-    case kTcpSynSent:
-      return TcpProgress::kSynSent;
-    case kTcpClose:
-      return TcpProgress::kClosed;
-    default:
-      // Anything past SYN_SENT: the handshake completed (the peer may have
-      // closed or reset since; SO_ERROR and the checks after it say so).
-      return TcpProgress::kConnected;
-  }
 }
 
 void ReadKernelTcpInfo(int fd, KernelTcpInfo* out) {

@@ -7,30 +7,30 @@
 //
 // Whatever reaches it (a closed fd, a file, a UDP socket, a number that is not
 // a descriptor at all), the answer is an object with an errno, never a crash.
-
-#ifndef _WIN32  // Windows builds native/unsupported.cc instead; this file compiles to nothing there.
+// On Windows `fd` is a SOCKET's value (WSAPoll stands in for poll()); Winsock
+// answers WSAENOTSOCK for anything else.
 
 #include "inspect.h"
 
-#include <errno.h>
+#ifndef _WIN32
 #include <poll.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
+#endif
 
 #include <cmath>
 #include <cstdint>
 
 #include "address.h"
 #include "facts.h"
+#include "platform.h"
 
 namespace sockprobe {
 
 namespace {
 
 int GetInt(int fd, int level, int name, int* value) {
-  socklen_t len = sizeof(*value);
+  socklen_type len = sizeof(*value);
   *value = 0;
-  return getsockopt(fd, level, name, value, &len) == 0 ? 0 : errno;
+  return getsockopt(Sock(fd), level, name, reinterpret_cast<char*>(value), &len) == 0 ? 0 : LastSocketError();
 }
 
 Napi::Value Inspect(const Napi::CallbackInfo& info) {
@@ -44,7 +44,7 @@ Napi::Value Inspect(const Napi::CallbackInfo& info) {
   }
   bool takeError = info.Length() >= 2 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   if (fd < 0) {
-    out.Set("errno", EBADF);
+    out.Set("errno", kErrBadF);
     return out;
   }
 
@@ -59,8 +59,8 @@ Napi::Value Inspect(const Napi::CallbackInfo& info) {
   if (GetInt(fd, SOL_SOCKET, SO_DOMAIN, &domain) != 0) domain = 0;
 #else
   sockaddr_storage ss;
-  socklen_t sslen = sizeof(ss);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sslen) == 0) domain = ss.ss_family;
+  socklen_type sslen = sizeof(ss);
+  if (getsockname(Sock(fd), reinterpret_cast<sockaddr*>(&ss), &sslen) == 0) domain = ss.ss_family;
 #endif
   int protocol = -1;
 #ifdef SO_PROTOCOL
@@ -79,6 +79,13 @@ Napi::Value Inspect(const Napi::CallbackInfo& info) {
   out.Set("rcvbuf", rcvbuf);
 
   // POLLERR/POLLHUP are always reported; nothing is waited for or consumed.
+#ifdef _WIN32
+  WSAPOLLFD p;
+  p.fd = Sock(fd);
+  p.events = POLLRDNORM;  // WSAPoll wants some event; only POLLERR/POLLHUP are read
+  p.revents = 0;
+  int pr = WSAPoll(&p, 1, 0);
+#else
   pollfd p;
   p.fd = fd;
 #ifdef POLLRDHUP
@@ -91,6 +98,7 @@ Napi::Value Inspect(const Napi::CallbackInfo& info) {
   do {
     pr = poll(&p, 1, 0);
   } while (pr < 0 && errno == EINTR);
+#endif
   short revents = pr > 0 ? p.revents : 0;
   out.Set("pollErr", (revents & POLLERR) != 0);
   out.Set("pollHup", (revents & POLLHUP) != 0);
@@ -135,5 +143,3 @@ void RegisterInspect(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace sockprobe
-
-#endif  // _WIN32

@@ -6,8 +6,10 @@
 // Node's own loop by the backend.
 //
 // The surface is flat: init(dispatch), start(...), startRecord(...),
-// cancel(id), inFlight(), inspect(fd, takeError), and `layout`/`stages`, the
-// record's columns as record.h defines them. C++ reads its arguments only as
+// cancel(id), inFlight(), inspect(fd, takeError), useBackend(name), and
+// `layout`/`stages`, the record's columns as record.h defines them; `backend`
+// (the readiness backend in use), `backends` (those compiled in),
+// `errnoNames` and `capabilities` (below). C++ reads its arguments only as
 // far as memory safety needs and reports raw facts; TypeScript validates and
 // interprets.
 
@@ -23,8 +25,8 @@
 #include <napi.h>
 #include <uv.h>
 
-#include <sys/socket.h>
-
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,10 +34,20 @@
 #include "backend.h"
 #include "engine.h"
 #include "inspect.h"
+#include "platform.h"
 #include "record.h"
 #include "socket_posix.h"
 
 namespace sockprobe {
+
+// The default first: epoll on Linux, libuv's poller elsewhere.
+const BackendChoice kBackends[] = {
+#ifdef __linux__
+    {"epoll", NewEpollBackend},
+#endif
+    {"uv", NewUvBackend},
+};
+const unsigned kBackendCount = sizeof(kBackends) / sizeof(kBackends[0]);
 
 namespace {
 
@@ -52,6 +64,11 @@ const char* const kStageNames[] = {
 
 void SetNumber(Napi::Env env, Napi::Object obj, const char* key, double value) {
   obj.Set(key, Napi::Number::New(env, value));
+}
+
+// A TCP_INFO field, or NaN when the platform cannot know it (TcpInfo::absent).
+double TcpValue(const TcpInfo& tcp, TcpField f, unsigned value) {
+  return tcp.Has(f) ? static_cast<double>(value) : std::numeric_limits<double>::quiet_NaN();
 }
 
 // An outcome as an object, for start() and for immediate outcomes with strings.
@@ -78,7 +95,7 @@ Napi::Object OutcomeToJs(Napi::Env env, const Outcome& o) {
   if (o.tcp.valid) {
     Napi::Object t = Napi::Object::New(env);
     SetNumber(env, t, "bytes", o.tcp.bytes);
-#define SOCKPROBE_X(name, tcpi) SetNumber(env, t, #name, o.tcp.name);
+#define SOCKPROBE_X(name, tcpi) SetNumber(env, t, #name, TcpValue(o.tcp, kTcp_##name, o.tcp.name));
     SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
 #undef SOCKPROBE_X
     r.Set("tcp", t);
@@ -113,7 +130,7 @@ void FillRecord(double* r, uint32_t id, const Outcome& o, double local, double o
   r[kF_tcp] = o.tcp.valid ? 1 : o.endedInStart ? 2 : 0;
   if (o.tcp.valid) {
     r[kF_tcpBytes] = o.tcp.bytes;
-#define SOCKPROBE_X(name, tcpi) r[kF_tcp_##name] = o.tcp.name;
+#define SOCKPROBE_X(name, tcpi) r[kF_tcp_##name] = TcpValue(o.tcp, kTcp_##name, o.tcp.name);
     SOCKPROBE_TCP_FIELDS(SOCKPROBE_X)
 #undef SOCKPROBE_X
   }
@@ -144,7 +161,7 @@ class Module final : public CompletionSink {
   explicit Module(Napi::Env env) : env_(env) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) loop = nullptr;
-    engine_ = new Engine(loop, NewDefaultBackend(), this);
+    engine_ = new Engine(loop, kBackends[0].make(), this);
     napi_add_env_cleanup_hook(env, Cleanup, this);
   }
 
@@ -242,14 +259,15 @@ class Module final : public CompletionSink {
     req.flags = flags;
     req.ttl = ttl;
     Outcome out;
-    int err = req.family < 0 ? EAFNOSUPPORT
+    started_ = true;
+    int err = req.family < 0 ? kErrAfNoSupport
               : addressLen + 1 >= sizeof(address)
-                  ? ENAMETOOLONG
+                  ? kErrNameTooLong
                   : ParseTarget(req.family, std::string(address, addressLen), port, &req.target);
     if (err == 0 && localLen > 0 && req.family != AF_UNIX) {
       req.bindLocal = true;
       err = localLen + 1 >= sizeof(localAddress)
-                ? EINVAL
+                ? kErrInval
                 : ParseTarget(req.family, std::string(localAddress, localLen), 0, &req.local);
     }
     if (err != 0) {
@@ -272,7 +290,45 @@ class Module final : public CompletionSink {
     return Napi::Number::New(info.Env(), static_cast<double>(engine_->InFlight()));
   }
 
-  const char* BackendName() const { return engine_->BackendName(); }
+  // The backend in use: `backend` is a getter, so it follows useBackend().
+  Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), engine_->BackendName()); }
+
+  // useBackend(name): which readiness backend this environment's probes use,
+  // one of `backends`. Only before the first probe starts (a probe in flight
+  // cannot change poller); naming the one in use is always allowed.
+  Napi::Value UseBackend(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string known;
+    for (unsigned i = 0; i < kBackendCount; i++) known += (i ? ", '" : "'") + std::string(kBackends[i].name) + "'";
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Napi::TypeError::New(env, "sockprobe: useBackend(name) takes a backend name, one of " + known)
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    const BackendChoice* choice = nullptr;
+    for (unsigned i = 0; i < kBackendCount; i++)
+      if (name == kBackends[i].name) choice = &kBackends[i];
+    if (choice == nullptr) {
+      Napi::Error err = Napi::Error::New(
+          env, "sockprobe: no readiness backend named '" + name + "' in this build (it has " + known + ")");
+      err.Set("code", Napi::String::New(env, "ERR_SOCKPROBE_BACKEND"));
+      err.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (name == engine_->BackendName()) return env.Undefined();
+    if (started_ || engine_->InFlight() != 0) {
+      Napi::Error err = Napi::Error::New(env, "sockprobe: useBackend('" + name +
+                                                  "') must be called before the first probe starts (the '" +
+                                                  engine_->BackendName() + "' backend is in use)");
+      err.Set("code", Napi::String::New(env, "ERR_SOCKPROBE_BACKEND"));
+      err.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    engine_->SetBackend(choice->make());
+    if (!dispatch_.IsEmpty()) engine_->Prepare();  // init() prepared the previous one
+    return env.Undefined();
+  }
 
   // CompletionSink: writes the finished outcomes as records and calls
   // dispatch(count, strings) once per full buffer.
@@ -370,6 +426,7 @@ class Module final : public CompletionSink {
 
   Napi::Env env_;
   Engine* engine_ = nullptr;
+  bool started_ = false;
   Napi::FunctionReference dispatch_;
   Napi::AsyncContext* context_ = nullptr;
   Napi::Reference<Napi::Float64Array> records_;
@@ -384,6 +441,77 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
   Module* module = info.Env().GetInstanceData<Module>();
   if (module == nullptr) return info.Env().Undefined();
   return (module->*M)(info);
+}
+
+Napi::Array Names(Napi::Env env, const char* const* names, size_t n);
+
+// errnoNames: every errno number this OS can report, to libuv's name for it
+// ({111: 'ECONNREFUSED'} on Linux, {61: ...} on macOS, {10061: ..., 1225: ...}
+// on Windows), so TypeScript classifies by name on every platform. Only the
+// codes libuv's own table (UV_ERRNO_MAP) knows are named; records keep the
+// number as the OS gave it.
+Napi::Object ErrnoNames(Napi::Env env) {
+  static const int known[] = {
+#define SOCKPROBE_XX(code, _) UV_##code,
+      UV_ERRNO_MAP(SOCKPROBE_XX)
+#undef SOCKPROBE_XX
+  };
+#ifdef _WIN32
+  // Win32 ERROR_* codes and Winsock's WSAE* (10000-11031).
+  constexpr int kLast = 12000;
+#else
+  constexpr int kLast = 1000;
+#endif
+  Napi::Object names = Napi::Object::New(env);
+  for (int n = 1; n <= kLast; n++) {
+    int code = uv_translate_sys_error(n);
+    if (code >= 0 || code == UV_UNKNOWN || code == UV_EOF) continue;
+    bool isKnown = false;
+    for (int k : known) isKnown = isKnown || k == code;
+    // uv_err_name() of a code outside its table allocates a string: asked only for known ones.
+    if (isKnown) names.Set(static_cast<uint32_t>(n), Napi::String::New(env, uv_err_name(code)));
+  }
+  return names;
+}
+
+// capabilities: the facts this build on this OS can report. A fact not
+// listed is absent from every outcome (never 0 or a guess); one listed may
+// still be absent from a given outcome when its call failed.
+//   sndbuf, rcvbuf     SO_SNDBUF / SO_RCVBUF of a connected probe
+//   localAddress       getsockname() of a connected probe
+//   ttl                the SYNs' hop limit can be set (IP_TTL / IPV6_UNICAST_HOPS; trace())
+//   unixSockets        { path } targets (AF_UNIX; Windows 10 1803+)
+//   tcpInfo            TCP state, RTT, retransmits per probe: Linux TCP_INFO (every
+//                      column), Windows SIO_TCP_INFO (1703+: state, rtt, sndMss,
+//                      totalRetrans = SYN retransmits; the rest absent)
+//   tcpConnectionInfo  macOS TCP_CONNECTION_INFO in the same columns (state, rtt,
+//                      rttvar, rto, sndMss, totalRetrans; the rest absent)
+//   icmpQueue          Linux IP_RECVERR error queue: ICMP errno, type, code, sender
+//   icmpError          Windows TCP_ICMP_ERROR_INFO (10 1903+): ICMP type, code,
+//                      sender, no errno; listed only when the running Windows has it
+//   neighbour          the next hop's ARP/NDP entry at a deadline (Linux netlink)
+//   memInfo            SO_MEMINFO: both buffers in one call (Linux 4.12+)
+//   queues             SIOCOUTQ / SIOCOUTQNSD / SIOCINQ in inspect() (Linux)
+Napi::Array Capabilities(Napi::Env env) {
+  std::vector<const char*> caps = {"sndbuf", "rcvbuf", "localAddress", "ttl", "unixSockets"};
+#if defined(__linux__)
+  caps.insert(caps.end(), {"tcpInfo", "icmpQueue", "neighbour", "queues"});
+#ifdef SO_MEMINFO
+  caps.push_back("memInfo");
+#endif
+#elif defined(__APPLE__)
+  caps.push_back("tcpConnectionInfo");
+#elif defined(_WIN32)
+  caps.push_back("tcpInfo");
+  // TCP_ICMP_ERROR_INFO comes with TCP_FAIL_CONNECT_ON_ICMP_ERROR (18): ask the running Windows.
+  SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (s != INVALID_SOCKET) {
+    DWORD one = 1;
+    if (setsockopt(s, IPPROTO_TCP, 18, reinterpret_cast<const char*>(&one), sizeof(one)) == 0) caps.push_back("icmpError");
+    closesocket(s);
+  }
+#endif
+  return Names(env, caps.data(), caps.size());
 }
 
 Napi::Array Names(Napi::Env env, const char* const* names, size_t n) {
@@ -418,7 +546,13 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", sockprobe::Names(env, columns, sockprobe::kRecordWidth));
   exports.Set("stages", sockprobe::Names(env, sockprobe::kStageNames,
                                          sizeof(sockprobe::kStageNames) / sizeof(sockprobe::kStageNames[0])));
-  exports.Set("backend", Napi::String::New(env, module->BackendName()));
+  exports.Set("useBackend", Napi::Function::New(env, Call<&Module::UseBackend>, "useBackend"));
+  exports.DefineProperty(Napi::PropertyDescriptor::Accessor<Call<&Module::Backend>>("backend", napi_enumerable));
+  Napi::Array backends = Napi::Array::New(env, sockprobe::kBackendCount);
+  for (unsigned i = 0; i < sockprobe::kBackendCount; i++) backends.Set(i, Napi::String::New(env, sockprobe::kBackends[i].name));
+  exports.Set("backends", backends);
+  exports.Set("errnoNames", sockprobe::ErrnoNames(env));
+  exports.Set("capabilities", sockprobe::Capabilities(env));
   sockprobe::RegisterInspect(env, exports);
   return exports;
 }

@@ -20,7 +20,9 @@
   X(connected)
 
 // TCP_INFO fields reported for every TCP probe: record name, then the field of
-// the kernel's struct tcp_info (without tcpi_).
+// the kernel's struct tcp_info (without tcpi_). Linux's units and state
+// numbers on every platform (facts_darwin.cc, facts_win.cc translate); a column
+// the platform cannot know holds NaN (absent, TcpInfo::absent), never 0.
 #define SOCKPROBE_TCP_FIELDS(X)     \
   X(state, state)                   \
   X(caState, ca_state)              \

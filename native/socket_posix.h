@@ -1,5 +1,6 @@
-// The few socket calls a probe makes, POSIX. Each returns what the kernel
-// said; nothing here decides what it means.
+// The few socket calls a probe makes: socket_posix.cc (Linux, macOS) and
+// socket_win.cc (Winsock) implement them. Each returns what the kernel said;
+// nothing here decides what it means. Errors are the platform's own numbers.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,8 @@ int BindSocket(int fd, const Target& local);
 // 0 or errno (EAFNOSUPPORT for a Unix socket).
 int SetHopLimit(int fd, int family, int hops);
 
-// connect(), retried on EINTR: 0 (connected at once), EINPROGRESS, or errno.
+// connect(), retried on EINTR: 0 (connected at once), kErrInProgress
+// (platform.h: EINPROGRESS, WSAEWOULDBLOCK on Windows), or errno.
 int StartConnect(int fd, const Target& target);
 
 // Closes a probe's descriptor: RST (SO_LINGER {1,0}) unless FIN was asked for,

@@ -38,7 +38,12 @@ export const F_NEIGH_PROBES = 25;
 export const F_NEIGH_UPDATED_MS = 26;
 export const F_NEIGH_RETRANS_MS = 27;
 
-/** The fields of struct tcp_info every TCP probe reports (Linux names in comments). */
+/**
+ * The fields of struct tcp_info every TCP probe reports (Linux names in comments), in
+ * Linux's units and with Linux's state numbers. macOS (TCP_CONNECTION_INFO) and Windows
+ * (SIO_TCP_INFO) fill the fields their own structs have; a field the platform cannot know
+ * is NaN (absent), never 0. The addon's `capabilities` says which source a build reads.
+ */
 export interface RawTcpInfo {
   /** Bytes of struct tcp_info the kernel filled. */
   bytes: number;

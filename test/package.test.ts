@@ -1,9 +1,11 @@
-// SLOW (about 40-90 s on 2 cores): the published package, end to end.
+// SLOW (about 40-90 s on 2 cores, 2-4 min more with the cross toolchains): the published
+// package, end to end.
 //
-// 1. Copies the repository (sources only) to a temp dir and runs the real `npm pack` there, so
-//    the real `prepack` runs (tsc + prebuildify) without touching this checkout's build/ or lib/
-//    while other test files use them.
-// 2. Checks the tarball's file list.
+// 1. Packs a sources-only copy of the repository with the real `npm pack` (test/pack.ts), so
+//    the real `prepack` runs (tsc, prebuildify, and the cross prebuilds whose toolchains are
+//    here) without touching this checkout's build/, lib/ or prebuilds/.
+// 2. Checks the tarball's file list, and with `file` the cross-built prebuilds (PE32+ DLL,
+//    Mach-O): each is required where its toolchain is here (CI), skipped with the reason elsewhere.
 // 3. Installs the tarball into fresh temp projects, from npm's cache where it can (--prefer-offline:
 //    npm 11 builds a lockfile-less install from full packuments, which `npm ci` never fetches, so a
 //    fresh machine's cache lacks them and a strict --offline install fails there), with no compiler
@@ -17,12 +19,25 @@
 //
 // `npm run test:built` / test:cmake / test:prebuild leave this file out: they test a binary
 // built in this checkout, which this file does not use.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  baseEnv,
+  CROSS_TARGETS,
+  crossToolchain,
+  expectOk,
+  npmIn,
+  PACK_TIMEOUT_MS,
+  packRepo,
+  repo,
+  run,
+  unpack,
+  type CrossTarget,
+  type Run,
+} from './pack';
+import { needs, tool } from './preconditions';
 
-const repo = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
@@ -33,55 +48,6 @@ const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8'))
 };
 const tuple = `${process.platform}-${process.arch}`;
 const prebuild = `prebuilds/${tuple}/sockprobe.glibc.node`;
-const npmCli = fs.realpathSync(process.env['npm_execpath'] ?? findOnPath('npm'));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function findOnPath(cmd: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, cmd);
-    if (dir !== '' && fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error(`${cmd} is not on PATH`);
-}
-
-function run(file: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function expectOk(r: Run, what: string): void {
-  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
-}
-
-/** The environment minus everything the npm running jest put in it (npm_config_*, lifecycle vars). */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // SOCKPROBE_ENGINE too: these tests are about the tarball's binary, whichever engine the suite runs on.
-    if (/^npm_/i.test(k) || k === 'PREBUILDS_ONLY' || k === 'SOCKPROBE_PREBUILD' || k === 'SOCKPROBE_ENGINE' || k === 'INIT_CWD') continue;
-    env[k] = v;
-  }
-  return env;
-}
 
 let tmp = '';
 let tarball = '';
@@ -103,10 +69,6 @@ function consumerEnv(): NodeJS.ProcessEnv {
   };
 }
 
-async function npmIn(cwd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Run> {
-  return run(process.execPath, [npmCli, ...args], { cwd, env, timeoutMs });
-}
-
 /** A fresh project with the tarball installed the way a user would. */
 async function freshConsumer(
   name: string,
@@ -126,8 +88,6 @@ async function freshConsumer(
   return { dir, install };
 }
 
-const EXCLUDED_TOP = new Set(['node_modules', 'build', 'lib', 'prebuilds', 'coverage', '.git']);
-
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sockprobe-pack-'));
   bareBin = path.join(tmp, 'bin');
@@ -137,29 +97,11 @@ beforeAll(async () => {
   emptyNpmrc = path.join(tmp, 'empty.npmrc');
   fs.writeFileSync(emptyNpmrc, '');
 
-  const stage = path.join(tmp, 'stage');
-  fs.cpSync(repo, stage, {
-    recursive: true,
-    filter: (src) => {
-      const rel = path.relative(repo, src);
-      const top = rel.split(path.sep)[0] ?? '';
-      return !EXCLUDED_TOP.has(top) && !rel.endsWith('.tgz');
-    },
-  });
-  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
-  // The real lifecycle: prepack (tsc + prebuildify --napi --strip), prepare.
-  const pack = await npmIn(stage, ['pack', '--json', '--pack-destination', tmp], baseEnv(), 170_000);
-  expectOk(pack, 'npm pack');
-  const json = pack.stdout.slice(pack.stdout.search(/^\[/m));
-  const [info] = JSON.parse(json) as { filename: string; files: { path: string; size: number }[] }[];
-  if (info === undefined) throw new Error(`npm pack printed no result:\n${pack.stdout}`);
-  tarball = path.join(tmp, info.filename);
-  files = info.files;
-  unpacked = path.join(tmp, 'unpacked');
-  fs.mkdirSync(unpacked);
-  expectOk(await run('tar', ['-xzf', tarball, '-C', unpacked], { cwd: tmp, env: process.env, timeoutMs: 30_000 }), 'tar');
-  unpacked = path.join(unpacked, 'package');
-}, 180_000);
+  const packed = await packRepo(tmp);
+  tarball = packed.tarball;
+  files = packed.files;
+  unpacked = await unpack(tarball, path.join(tmp, 'unpacked'));
+}, PACK_TIMEOUT_MS);
 
 afterAll(() => {
   if (tmp !== '') fs.rmSync(tmp, { recursive: true, force: true });
@@ -245,6 +187,25 @@ describe('the packed tarball (npm pack, real prepack)', () => {
         files.map((f) => `${String(f.size).padStart(8)}  ${f.path}`).join('\n'),
     );
   });
+});
+
+describe('the cross-built prebuilds prepack puts next to the Linux one', () => {
+  // What `file` (5.44) says of each: the Windows DLL mingw links, the Mach-O dylibs zig links.
+  const expected: Record<CrossTarget, RegExp> = {
+    'win32-x64': /^PE32\+ executable \(DLL\) \(console\) x86-64 .*for MS Windows/,
+    'darwin-x64': /^Mach-O 64-bit x86_64 dynamically linked shared library/,
+    'darwin-arm64': /^Mach-O 64-bit arm64 dynamically linked shared library/,
+  };
+  for (const target of CROSS_TARGETS) {
+    needs(tool('file', 'file'), crossToolchain(target)).test(`prebuilds/${target}: \`file\` says ${String(expected[target])}`, async () => {
+      const shipped = files.filter((f) => f.path.startsWith(`prebuilds/${target}/`));
+      expect(shipped.map((f) => f.path)).toEqual([`prebuilds/${target}/sockprobe.napi.node`]);
+      const r = await run('file', ['-b', path.join(unpacked, shipped[0]!.path)], { cwd: tmp, env: process.env, timeoutMs: 10_000 });
+      expectOk(r, 'file');
+      console.log(`${shipped[0]!.path} (${shipped[0]!.size} B): ${r.stdout.trim()}`);
+      expect(r.stdout).toMatch(expected[target]);
+    });
+  }
 });
 
 describe('installed from the tarball with no compiler reachable', () => {
