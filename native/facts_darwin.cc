@@ -112,7 +112,7 @@ void ReadKernelTcpInfo(int fd, KernelTcpInfo* out) {
 // No SIOCOUTQ/SIOCINQ on macOS: every queue is unreadable (-1).
 Queues ReadQueues(int) { return Queues(); }
 
-NextHopNeighbour ReadNextHopNeighbour(const sockaddr*) { return NextHopNeighbour(); }
+NextHopNeighbour ReadNextHopNeighbour(const sockaddr*, int) { return NextHopNeighbour(); }
 
 }  // namespace sockprobe
 

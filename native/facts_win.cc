@@ -167,7 +167,7 @@ void ReadKernelTcpInfo(int fd, KernelTcpInfo* out) {
 // SIO_TCP_INFO's BytesInFlight is not SIOCOUTQ's count: queues unreadable (-1).
 Queues ReadQueues(int) { return Queues(); }
 
-NextHopNeighbour ReadNextHopNeighbour(const sockaddr*) { return NextHopNeighbour(); }
+NextHopNeighbour ReadNextHopNeighbour(const sockaddr*, int) { return NextHopNeighbour(); }
 
 }  // namespace sockprobe
 

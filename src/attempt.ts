@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { FLAG_GRACEFUL, FLAG_KEEP, type RawOutcome } from './binding';
-import { connector, type Pending } from './engine';
+import { checkConnector, connector, type Pending } from './engine';
 import { classify, mostTelling, type AttemptTarget } from './classify';
 import type { AddressResult, Family, ProbeResult } from './types';
 
@@ -83,7 +83,7 @@ export abstract class Attempt implements AttemptTarget, Pending, CheckRun {
    */
   start(s: Settings, timeout: number, ttl = 0): AddressResult | undefined {
     const check = s.check;
-    const raw = connector.start(this, this.family === 'unix' ? 0 : this.family, this.address, this.port ?? 0, s.local?.address ?? null, timeout, check === undefined ? s.flags : s.flags | FLAG_KEEP, ttl);
+    const raw = (check === undefined ? connector : checkConnector).start(this, this.family === 'unix' ? 0 : this.family, this.address, this.port ?? 0, s.local?.address ?? null, timeout, check === undefined ? s.flags : s.flags | FLAG_KEEP, ttl);
     if (raw !== undefined) {
       if (raw.fd === undefined && raw.socket === undefined) return classify(raw, this);
       // Connected inside start() with a check to run: the check starts on a
@@ -123,7 +123,7 @@ export abstract class Attempt implements AttemptTarget, Pending, CheckRun {
   /** Stops the attempt and closes its socket at once; nothing is reported. Idempotent. */
   cancel(): void {
     if (this.phase === Phase.Connecting) {
-      connector.cancel(this);
+      (this.kept === undefined ? connector : checkConnector).cancel(this);
     } else if (this.phase === Phase.Checking) {
       // Cancelled before the check began (the microtask above): the socket
       // is not wrapped yet, and this attempt closes it as it is.

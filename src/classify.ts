@@ -137,11 +137,16 @@ function tcpDetail(tcp: RawTcpInfo | undefined, connected: boolean, endedInStart
   if (tcp === undefined) return endedInStart ? { rttUs: null, rttVarUs: null, mss: null, synRetransmits: 0 } : undefined;
   const measured = connected && (tcp.state === TCP_STATE.established || tcp.state >= TCP_STATE['close-wait'] || tcp.rtt > 0);
   return {
-    rttUs: measured ? tcp.rtt : null,
-    rttVarUs: measured ? tcp.rttvar : null,
-    mss: connected ? tcp.sndMss : null,
-    synRetransmits: tcp.totalRetrans,
+    rttUs: measured ? known(tcp.rtt) : null,
+    rttVarUs: measured ? known(tcp.rttvar) : null,
+    mss: connected ? known(tcp.sndMss) : null,
+    synRetransmits: known(tcp.totalRetrans),
   };
+}
+
+/** A TCP info column the platform does not fill is NaN in the record (record.ts): null here, never a number. */
+function known(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
 }
 
 /** NUD_* bits (<linux/neighbour.h>), most telling first when more than one is set. */

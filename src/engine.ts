@@ -119,6 +119,14 @@ export function engineCan(fact: EngineFact): boolean {
 /** The connector every attempt uses. */
 export const connector: Connector = nativeLoad.ok ? nativeConnector : nodeConnector;
 
+/**
+ * The connector for attempts with a check. On Windows the addon's connected
+ * SOCKET cannot become a net.Socket (Node wraps only handles it made itself),
+ * so a check's connect runs through net.Socket there: the check gets its
+ * socket, and the attempt's TCP facts are the node engine's.
+ */
+export const checkConnector: Connector = process.platform === 'win32' ? nodeConnector : connector;
+
 /** Connects in flight, whichever engine runs them (for tests and leak checks; not exported by the package). */
 export function inFlight(): number {
   return connector.inFlight();

@@ -150,6 +150,10 @@ function fdOf(handle: unknown): number | undefined {
 function descriptor(socket: unknown): number {
   if (!(socket instanceof net.Socket))
     throw new TypeError(`socket must be a net.Socket or tls.TLSSocket, got ${describeValue(socket)}`);
+  if (process.platform === 'win32')
+    throw Object.assign(new Error("inspect() is not available on Windows: Node does not expose a socket's SOCKET handle there, so its options cannot be read"), {
+      code: 'ERR_SOCKPROBE_UNSUPPORTED',
+    });
   if (socket.destroyed) throw new TypeError('socket is destroyed: there is no descriptor to inspect');
   if (socket.connecting) throw new TypeError('socket is not connected yet (still connecting)');
   const handle: unknown = (socket as unknown as { _handle?: unknown })._handle;

@@ -27,8 +27,8 @@ export interface TcpDetail {
   rttVarUs: number | null;
   /** Negotiated MSS; null unless the handshake completed. */
   mss: number | null;
-  /** SYNs sent again because no answer came. */
-  synRetransmits: number;
+  /** SYNs sent again because no answer came; null where the platform's TCP info does not count them. */
+  synRetransmits: number | null;
 }
 
 /**

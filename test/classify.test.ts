@@ -7,6 +7,7 @@
 // faults). Here every member and reason classify() can give is reached.
 import * as os from 'node:os';
 import type { RawIcmp, RawNeighbour, RawOutcome, RawStage, RawTcpInfo } from '../src/binding';
+import type { CheckOutcome } from '../src/checks/runner';
 import { classify, mostTelling, type AttemptTarget } from '../src/classify';
 import type {
   AddressResult,
@@ -14,6 +15,7 @@ import type {
   LocalErrorReason,
   LocalErrorStage,
   NeighbourDetail,
+  NotReadyReason,
   OpenReason,
   RefusedReason,
   Status,
@@ -93,12 +95,36 @@ const open = (reason: OpenReason): Expected => ({ status: 'open', reason, code: 
 const R = '192.0.2.254';
 const R6 = '2001:db8::fe';
 
+/** A check's outcome as the runner reports it (src/checks/runner.ts). */
+function checked(ready: boolean, reason: NotReadyReason | undefined, code: string | null): CheckOutcome {
+  return { ready, reason, code, check: { name: 'test', detail: 'what the service answered', sent: '', received: '', facts: {}, elapsedMs: 1 } };
+}
+
+/** Every not-ready reason, with a code the check would give for it. */
+const NOT_READY: [NotReadyReason, string | null][] = [
+  ['tls-handshake', null], ['cert-expired', 'CERT_HAS_EXPIRED'], ['cert-not-yet-valid', 'CERT_NOT_YET_VALID'],
+  ['cert-untrusted', 'DEPTH_ZERO_SELF_SIGNED_CERT'], ['cert-name-mismatch', 'ERR_TLS_CERT_ALTNAME_INVALID'], ['http-status', '503'],
+  ['body-mismatch', null], ['starting-up', '57P03'], ['loading', 'LOADING'], ['too-many-connections', '1040'],
+  ['unexpected-reply', null], ['closed-before-reply', null], ['reset-before-reply', 'ECONNRESET'], ['no-reply', null],
+  ['auth-failed', null], ['server-error', null],
+];
+
 const rows: Row[] = [
   // open
   ['TCP handshake completed', raw(0, 'connected', { tcp: tcpInfo(1, { rtt: 120, rttvar: 60 }) }), tcp4, open('syn-ack')],
   ['Unix listener accepted', raw(0, 'connected'), unix, open('accepted')],
   ['settle window: the peer stayed quiet', raw(0, 'connected', { settle: 'quiet', settleErrno: 0 }), tcp4, open('settled')],
   ['settle window: the peer spoke first', raw(0, 'connected', { settle: 'data', settleErrno: 0 }), tcp6, open('data')],
+  ['a check passed: open, with the check', raw(0, 'connected', { tcp: tcpInfo(1, { rtt: 120, rttvar: 60 }), check: checked(true, undefined, null) }), tcp4, open('syn-ack')],
+
+  // not-ready: the handshake completed, the check (src/checks, against real servers in test/ready and
+  // test/protocols) reported the service not ready; classify() keeps the TCP facts and takes its reason.
+  ...NOT_READY.map(([reason, code]): Row => [
+    `a check failed: ${reason}`,
+    raw(0, 'connected', { tcp: tcpInfo(1, { rtt: 120, rttvar: 60 }), check: checked(false, reason, code) }),
+    tcp4,
+    { status: 'not-ready', reason, code, errno: null },
+  ]),
 
   // refused
   ['TCP: RST answered the SYN inside connect()', raw(E.ECONNREFUSED, 'connect'), tcp4, refused('reset', 'ECONNREFUSED', E.ECONNREFUSED)],

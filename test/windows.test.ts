@@ -172,7 +172,8 @@ gate.describe('the packed tarball under wine, with the official Windows node.exe
       test('timeout: a silent port', () => void expectCheck('timeout'));
       test('abort: the signal rejects the probe with AbortError', () => void expectCheck('abort'));
       test('explain() on a refused port', () => void expectCheck('explain'));
-      test('inspect() on a live socket', () => void expectCheck('inspect'));
+      test('inspect() on a live socket: a clear ERR_SOCKPROBE_UNSUPPORTED', () => void expectCheck('inspect'));
+      test('a probe with a check (settle) runs it on the connected socket (net.Socket connect on Windows)', () => void expectCheck('check'));
       test('{ path }: a Unix socket probed, or AF_UNIX reported missing plainly', () => void expectCheck('unix'));
       test('the CLI exits 0 for an open port, 1 for a refused one', () => void expectCheck('cli'));
       test(`no handle leak over ${LEAK_PROBES} probes (the process's handle count, from Windows)`, () => void expectCheck('leak'));

@@ -45,10 +45,11 @@ function gauge(name: string, help: string, value: number, labels?: Record<string
   return `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}${l} ${value}\n`;
 }
 
-function synRetransmits(r: ProbeResult): number {
-  if (r.status === 'timeout') return r.synRetransmits ?? 0;
+/** SYNs sent again; undefined where the engine or platform does not tell (the series is then left out, not 0). */
+function synRetransmits(r: ProbeResult): number | undefined {
+  if (r.status === 'timeout') return r.synRetransmits ?? undefined;
   if (r.status === 'dns-error') return 0;
-  return r.tcp?.synRetransmits ?? 0;
+  return r.tcp?.synRetransmits ?? undefined;
 }
 
 function icmpSender(r: ProbeResult): Record<string, string> | undefined {
@@ -110,7 +111,8 @@ export function renderProbe(m: Module, run: ProbeRun): string {
   const icmp = icmpSender(r);
   if (icmp !== undefined) out += gauge('sockprobe_icmp_sender_info', s.sockprobe_icmp_sender_info, 1, icmp);
   out += gauge('sockprobe_probe_status', s.sockprobe_probe_status, 1, { status: r.status, reason: r.reason });
-  out += gauge('sockprobe_syn_retransmits', s.sockprobe_syn_retransmits, synRetransmits(r));
+  const retransmits = synRetransmits(r);
+  if (retransmits !== undefined) out += gauge('sockprobe_syn_retransmits', s.sockprobe_syn_retransmits, retransmits);
   out += tls.verified;
   return out;
 }

@@ -131,7 +131,7 @@ class Metrics {
     this.httpDuration = gauge('probe_http_duration_seconds', 'Duration of http request by phase', ['target', 'phase']);
     this.failedDueToRegex = gauge('probe_failed_due_to_regex', 'Indicates if probe failed due to regex', ['target']);
     this.checkGauges = [this.sslEarliest, this.sslLastChain, this.tlsVersion, this.tlsVerified, this.httpStatus, this.httpDuration, this.failedDueToRegex] as PromClient.Gauge<string>[];
-    this.synRetransmits = gauge('sockprobe_syn_retransmits', 'SYN retransmissions of the last probe (Linux TCP_INFO; 0 when the platform does not tell)', ['target']);
+    this.synRetransmits = gauge('sockprobe_syn_retransmits', 'SYN retransmissions of the last probe (TCP info; no sample when the engine or platform does not tell)', ['target']);
     this.rounds = new p.Counter({ name: 'sockprobe_probe_rounds_total', help: 'Rounds of probes run by this handler', registers });
     this.lastRound = new p.Gauge({ name: 'sockprobe_probe_last_round_timestamp_seconds', help: 'When the last round of probes started, seconds since the epoch', registers });
     this.requests = new p.Counter({ name: 'sockprobe_health_requests_total', help: 'Requests answered by the health handler, by path (health, metrics, other) and HTTP status code', labelNames: ['path', 'code'], registers });
@@ -192,7 +192,9 @@ class Metrics {
       this.connect.set({ target }, connected ? result.connectMs / 1000 : 0);
       if (connected && result.check !== undefined) this.recordCheck(target, result.check, result.dnsMs);
       const retransmits = result.status === 'timeout' ? result.synRetransmits : result.status === 'dns-error' ? null : result.tcp?.synRetransmits;
-      this.synRetransmits.set({ target }, retransmits ?? 0);
+      // Unknown (no TCP info on this engine or platform): no sample, rather than a 0 that reads as a fact.
+      if (retransmits === null || retransmits === undefined) this.synRetransmits.remove({ target });
+      else this.synRetransmits.set({ target }, retransmits);
     }
     // Only the connections registered now: a series goes when its connection does.
     this.connHealthy.reset();

@@ -117,6 +117,22 @@ async function main() {
       return r;
     });
 
+    await check('check', 'a probe with a check (settle): the check runs on the connected socket', 20_000, async () => {
+      // A listener that keeps its connections open and quiet: the settle window ends 'settled'.
+      const held = [];
+      const quiet = net.createServer((s) => held.push(s)).listen(0, '127.0.0.1');
+      await new Promise((r) => quiet.once('listening', r));
+      try {
+        const r = await sp.probe('127.0.0.1', quiet.address().port, { timeout: 10_000, settle: 200 });
+        assert.strictEqual(r.status, 'open', JSON.stringify(r));
+        assert.strictEqual(r.reason, 'settled', JSON.stringify(r));
+        return r;
+      } finally {
+        for (const s of held) s.destroy();
+        quiet.close();
+      }
+    });
+
     const refusedPort = await closedPort();
     await check('refused', 'refused: a closed loopback port', 20_000, async () => {
       const r = await sp.probe('127.0.0.1', refusedPort, { timeout: 10_000 });
@@ -154,18 +170,25 @@ async function main() {
       return { cause: d.cause, next: d.next, steps: d.steps.map((s) => `${s.step}: ${s.verdict}: ${s.summary}`) };
     });
 
-    await check('inspect', 'inspect() on a live socket', 20_000, async () => {
+    await check('inspect', 'inspect() on a live socket: a clear ERR_SOCKPROBE_UNSUPPORTED (Node gives no SOCKET on Windows)', 20_000, async () => {
       const server = net.createServer(() => undefined).listen(0, '127.0.0.1');
       await new Promise((r) => server.once('listening', r));
       const socket = net.connect(server.address().port, '127.0.0.1');
       try {
         await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
         socket.write('hello');
-        const s = sp.inspect(socket);
-        assert.strictEqual(s.family, 4, JSON.stringify(s));
-        assert.ok(s.sndbuf > 0, JSON.stringify(s));
-        assert.strictEqual(s.error, null, JSON.stringify(s));
-        return s;
+        let thrown;
+        try {
+          sp.inspect(socket);
+        } catch (error) {
+          thrown = error;
+        }
+        assert.ok(thrown instanceof Error, 'inspect() returned on Windows');
+        assert.strictEqual(thrown.code, 'ERR_SOCKPROBE_UNSUPPORTED', String(thrown));
+        assert.match(thrown.message, /not available on Windows/);
+        // The socket is untouched: it still works.
+        assert.strictEqual(socket.destroyed, false);
+        return { code: thrown.code, message: thrown.message };
       } finally {
         socket.destroy();
         server.close();
