@@ -237,6 +237,13 @@ export const notReady = (reason: NotReadyReason, detail: string, facts: Record<s
 });
 
 /**
+ * What an exchange had sent and received when its signal aborted it, by
+ * signal: the runner reads it at a deadline, so a no-reply still says what
+ * was sent and the first bytes that came back. Weak: gone with the signal.
+ */
+export const abortedEvidence = new WeakMap<AbortSignal, { sent: string; received: string }>();
+
+/**
  * Runs `talk` over an Exchange on `socket` and turns its ending into a
  * verdict with the evidence: a FIN or RST before the reply becomes
  * closed-before-reply / reset-before-reply, an Unexpected becomes
@@ -248,7 +255,11 @@ export async function converse(socket: net.Socket, signal: AbortSignal, talk: (e
   try {
     c = await talk(ex);
   } catch (error) {
-    if (signal.aborted) throw signal.reason;
+    if (signal.aborted) {
+      // The deadline (or the caller) ended the exchange: its evidence is kept for whoever aborted.
+      abortedEvidence.set(signal, ex.evidence());
+      throw signal.reason;
+    }
     if (error instanceof PeerEnded) {
       const partial = ex.evidence().received === '' ? '' : ' (after a partial reply)';
       c = notReady(error.reason, `${error.message}${partial}`);

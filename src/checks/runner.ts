@@ -11,6 +11,7 @@ import type { Check, CheckRun } from '../attempt';
 import { assertNever, type CheckDetail, type HttpDetail, type TlsDetail } from '../types';
 import { httpExchange, hostHeader } from './http';
 import type { CheckPlan } from './index';
+import { abortedEvidence } from './exchange';
 import type { NotReadyReason, ProtocolVerdict } from './protocol';
 import { tlsHandshake, tlsSentence } from './tls';
 
@@ -141,6 +142,11 @@ export function planCheck(plan: CheckPlan, host: string, timeout: number, signal
     execute(plan, socket, host, port, raw.connectNs / 1e6, controller.signal, trail, started).then(report, (error: unknown) => {
       if (over) return;
       if (controller.signal.aborted && controller.signal.reason instanceof Deadline) {
+        const seen = abortedEvidence.get(controller.signal);
+        if (seen !== undefined) {
+          trail.sent.push(seen.sent);
+          trail.received.push(seen.received);
+        }
         report(outcome(plan, trail, started, false, 'no-reply', null, deadlineWords(trail.step, left)));
         return;
       }
