@@ -320,6 +320,7 @@ void noSuchExport;
 export function describe(r: ProbeResult): string {
   switch (r.status) {
     case 'open': return \`open in \${r.connectMs} ms\`;
+    case 'not-ready': return \`\${r.reason}: \${r.check.detail}\`;
     case 'refused': return r.reason;
     case 'blocked': return r.from ?? 'a filter';
     case 'unreachable': return r.reason;
