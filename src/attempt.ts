@@ -200,7 +200,11 @@ export abstract class Attempt implements AttemptTarget, Pending, CheckRun {
     kept.sock = undefined;
     if (sock.destroyed) return;
     // RST (no TIME_WAIT) unless a graceful close was asked for; a Unix socket has no RST.
-    if (!kept.graceful && this.family !== 'unix') sock.resetAndDestroy();
+    // Not after end() (an HTTP check's client ends its request): libuv's
+    // uv_tcp_close_reset() refuses a socket with a shutdown in flight (EINVAL),
+    // and Node 20 then marks the handle closing without closing it: the
+    // descriptor leaks and the process spins at exit waiting for it.
+    if (!kept.graceful && this.family !== 'unix' && !sock.writableEnded) sock.resetAndDestroy();
     else sock.destroy();
   }
 }

@@ -1,11 +1,14 @@
 // The http and https checks against real servers on loopback: Node's own
 // HTTP server (a real server speaking real HTTP over the kernel's TCP), and
 // `openssl s_server -WWW` for https with a certificate this file makes.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe as describeResult, probe, parseTarget } from '../../src';
+import { fdCountSettled, stableFdCount } from '../helpers';
 import { needs, openssl } from '../preconditions';
 import { makePki, sServer, type Pki } from './pki';
 
@@ -61,6 +64,35 @@ describe('http check against a Node HTTP server', () => {
     expect(r.check?.received).toMatch(/^HTTP\/1\.1 200 OK\\r\\n/);
     expect(seen.at(-1)).toEqual({ method: 'GET', url: '/healthz', host: `127.0.0.1:${srv.port}` });
     expect(describeResult(r)).toMatch(/is open: .*http: the server answered HTTP\/1\.1 200 OK/);
+  });
+
+  test('a process whose probes ran answered HTTP checks exits (the client ends its request: the socket is destroyed, not reset)', async () => {
+    // resetAndDestroy() on a socket with a shutdown in flight: uv_tcp_close_reset() says EINVAL and Node 20
+    // marks the handle closing without closing it, so at exit the process spun for ever waiting for it.
+    const before = await stableFdCount();
+    // The server in the child too, answering in two chunks, and a body regex: the check reads to the end, by
+    // which time Node's client has ended its side.
+    const script = `const http = require('node:http');
+      const { probe } = require(${JSON.stringify(path.resolve(__dirname, '../../lib'))});
+      const srv = http.createServer((req, res) => { res.write('part one, '); setTimeout(() => res.end('status: degraded'), 20); });
+      srv.listen(0, '127.0.0.1', async () => {
+        for (let i = 0; i < 3; i++) {
+          const r = await probe('127.0.0.1', srv.address().port, { check: { http: { path: '/chunked', body: /degraded/ } } });
+          if (r.status !== 'open') throw new Error(JSON.stringify(r));
+        }
+        srv.close();
+        console.log('done');
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20000); // a hang, not a time limit: it exits in well under a second
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(killer);
+    expect({ code, signal, out: out.trim() }).toEqual({ code: 0, signal: null, out: 'done' });
+    // And in this process: no descriptor left by the same checks.
+    for (let i = 0; i < 10; i++) await probe('127.0.0.1', srv.port, { check: { http: { path: '/healthz' } } });
+    expect(await fdCountSettled(before)).toBe(before);
   });
 
   test('a status outside 200-399 is not-ready http-status; a redirect counts as ready (as Kubernetes does)', async () => {
