@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import * as path from 'node:path';
 import { checkPlan, type CheckSpec } from '../checks/index';
+import type { Step } from '../checks/send-expect';
 import type { TlsCheckOptions } from '../checks/tls';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node as YamlNode } from 'yaml';
 import { parsePorts } from '../ports';
@@ -31,7 +32,7 @@ export interface TlsConfig {
   maxVersion?: string;
 }
 
-/** One query_response step: read until `expect` matches a line (or `expectBytes`), then send `send` and a newline. */
+/** One query_response step: read until `expect` matches a line (or `expectBytes`, latin1), then send `send` and a newline, then STARTTLS. */
 export interface QueryStep {
   expect?: RegExp;
   expectBytes?: string;
@@ -132,12 +133,6 @@ const TLS_KEYS = new Set(['ca', 'ca_file', 'ca_ref', 'cert', 'cert_file', 'cert_
 const QR_KEYS = new Set(['expect', 'expect_bytes', 'labels', 'send', 'starttls']);
 const EXTRA_KEYS = new Set(['check', 'settle', 'close']);
 const TLS_VERSIONS = new Set(['TLS10', 'TLS11', 'TLS12', 'TLS13']);
-
-/**
- * What a module needs from sockprobe's readiness checks (issue 15), which this
- * build does not have: a module that uses one is refused at load with this text.
- */
-export const READINESS_NEEDED = "what sockprobe's send-expect check does not do";
 
 type Where = (node: YamlNode | null | undefined) => string;
 
@@ -319,26 +314,32 @@ function tlsCheckOptions(r: Reader, c: TlsConfig, node: YamlNode | null | undefi
 
 /**
  * blackbox_exporter's query_response as send-expect steps. blackbox runs a
- * step as: read lines until `expect` matches, then send `send` and a newline;
- * send-expect's step sends first, then expects, so one blackbox step becomes
- * an expect step and a send step. What send-expect does not do is refused
- * here, naming the step: expect_bytes, starttls, labels, and $1 expansion in
- * a send that follows an expect.
+ * step as: read lines until `expect` matches (or read `expect_bytes`), set
+ * its `labels` from the match, send `send` (expanded from the match) and a
+ * newline, then upgrade to TLS when `starttls`. send-expect's step sends
+ * first, then expects, then sends its expanded `reply`: a blackbox step is
+ * one or two of them (expect_bytes then send: two). Labels without an expect
+ * do nothing in blackbox: they are left out.
  */
-function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode | null | undefined, what: string): Array<{ send?: string; expect?: RegExp }> {
-  const out: Array<{ send?: string; expect?: RegExp }> = [];
-  steps.forEach((q, i) => {
-    const w = `${what}[${i}]`;
-    const no = (field: string): never => r.fail(node, `${w}: ${field} is ${READINESS_NEEDED} yet; remove it, or serve this module with blackbox_exporter for now`);
-    if (q.expectBytes !== undefined) no('expect_bytes');
-    if (q.starttls) no('starttls');
-    if (q.labels.length > 0) no('labels (probe_expect_info)');
-    if (q.expect !== undefined) out.push({ expect: q.expect });
-    if (q.send !== undefined) {
-      if (q.expect !== undefined && q.send.includes('$')) no('a send with $ (expanded from the expect match by blackbox_exporter)');
-      out.push({ send: `${q.send}\n` });
+function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode | null | undefined, what: string): Step[] {
+  const out: Step[] = [];
+  for (const q of steps) {
+    const send = q.send === undefined || q.send === '' ? undefined : `${q.send}\n`;
+    if (q.expect !== undefined) {
+      const step: Step = { expect: q.expect };
+      if (q.labels.length > 0) step.labels = Object.fromEntries(q.labels.map((l) => [l.name, l.value]));
+      if (send !== undefined) step.reply = send;
+      out.push(step);
+    } else {
+      if (q.expectBytes !== undefined) out.push({ expectBytes: Buffer.from(q.expectBytes, 'latin1') });
+      if (send !== undefined) out.push({ send });
     }
-  });
+    if (q.starttls) {
+      const last = out[out.length - 1];
+      if (last === undefined || last.starttls === true) out.push({ starttls: true });
+      else out[out.length - 1] = { ...last, starttls: true };
+    }
+  }
   if (out.length === 0) r.fail(node, `${what}: no step sends or expects anything`);
   return out;
 }
@@ -352,7 +353,8 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
     for (const [k, v] of e) {
       switch (k) {
         case 'expect': {
-          const s = r.string(v, `${w}.expect`);
+          // Go's RE2 names a group (?P<name>...); JavaScript (?<name>...).
+          const s = r.string(v, `${w}.expect`).replace(/\(\?P</g, '(?<');
           try {
             step.expect = new RegExp(s);
           } catch (error) {
@@ -360,9 +362,13 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
           }
           break;
         }
-        case 'expect_bytes':
-          step.expectBytes = r.string(v, `${w}.expect_bytes`);
+        case 'expect_bytes': {
+          // Go's []byte(string): a plain string's UTF-8 bytes; !!binary's bytes as they are. Kept as latin1 (a byte a character).
+          const raw = r.scalar(v, `${w}.expect_bytes`);
+          step.expectBytes = raw instanceof Uint8Array ? Buffer.from(raw).toString('latin1') : Buffer.from(r.string(v, `${w}.expect_bytes`), 'utf8').toString('latin1');
+          if (step.expectBytes === '') r.fail(v, `${w}.expect_bytes is empty`);
           break;
+        }
         case 'send':
           step.send = r.string(v, `${w}.send`);
           break;
@@ -372,7 +378,9 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
         case 'labels':
           step.labels = r.list(v, `${w}.labels`).map((l, j) => {
             const le = new Map(r.entries(l, `${w}.labels[${j}]`).map(([lk, lv]) => [lk, lv]));
-            return { name: r.string(le.get('name') ?? null, `${w}.labels[${j}].name`), value: r.string(le.get('value') ?? null, `${w}.labels[${j}].value`) };
+            const name = r.string(le.get('name') ?? null, `${w}.labels[${j}].name`);
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) r.fail(l, `${w}.labels[${j}].name must be a Prometheus label name ([A-Za-z_][A-Za-z0-9_]*), got '${name}'`);
+            return { name, value: r.string(le.get('value') ?? null, `${w}.labels[${j}].value`) };
           });
           break;
       }
@@ -443,11 +451,14 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
     text: stringify(node === null ? {} : (node as { toJSON(): unknown }).toJSON()),
     line: r.line(keyNode),
   };
-  // tcp.tls is sockprobe's tls check, with tls_config as its options; query_response is its send-expect check (after TLS when tls is on).
+  // tcp.tls is sockprobe's tls check, with tls_config as its options; query_response is its send-expect check (after TLS when tls is on, or with TLS after its starttls step).
   if (base.tls || base.queryResponse.length > 0) {
     if (base.sockprobe.check !== undefined)
       r.fail(get('sockprobe'), `${what}: ${prober}.tls/query_response and sockprobe.check both ask for a check; keep one (sockprobe.check: { name: https } does TLS too)`);
-    const tls = base.tls ? tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls'), `${what}: ${prober}.tls_config`) : undefined;
+    // A starttls step upgrades with tls_config too (blackbox's own example runs it without tcp.tls).
+    const starttls = base.queryResponse.some((q) => q.starttls);
+    if (starttls && base.tls) r.fail(has('tls'), `${what}: ${prober}.tls and a query_response step with starttls: TLS from the start and TLS again later; keep one`);
+    const tls = base.tls || starttls ? tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls') ?? has('query_response'), `${what}: ${prober}.tls_config`) : undefined;
     if (base.queryResponse.length === 0) base.check = { tls: tls ?? {} };
     else {
       const steps = sendExpectSteps(r, base.queryResponse, has('query_response'), `${what}: ${prober}.query_response`);

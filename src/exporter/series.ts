@@ -13,6 +13,8 @@ import type { ProbeRun } from './prober';
 export const BLACKBOX_HELP = {
   probe_dns_lookup_time_seconds: 'Returns the time taken for probe dns lookup in seconds',
   probe_duration_seconds: 'Returns how long the probe took to complete in seconds',
+  probe_expect_info: 'Explicit content matched',
+  probe_failed_due_to_bytes: 'Indicates if probe failed due to bytes',
   probe_failed_due_to_regex: 'Indicates if probe failed due to regex',
   probe_ip_addr_hash: "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
   probe_ip_protocol: 'Specifies whether probe ip protocol is IP4 or IP6',
@@ -96,9 +98,16 @@ export function renderProbe(m: Module, run: ProbeRun): string {
   let out = '';
   if (m.prober === 'tcp') out += gauge('probe_dns_lookup_time_seconds', b.probe_dns_lookup_time_seconds, run.dnsS);
   out += gauge('probe_duration_seconds', b.probe_duration_seconds, run.durationS);
-  // blackbox sets it when the peer ended before a line matched: send-expect's unexpected-reply or closed-before-reply.
-  const regexFailed = r.status === 'not-ready' && r.check.name.startsWith('send-expect') && (r.reason === 'unexpected-reply' || r.reason === 'closed-before-reply');
-  out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, regexFailed ? 1 : 0);
+  // query_response's labels: send-expect's facts label.<name>, expanded from the match (blackbox's probe_expect_info).
+  const facts = (r.status === 'open' || r.status === 'not-ready') && r.check !== undefined ? r.check.facts : {};
+  const labels = Object.entries(facts).filter(([k]) => k.startsWith('label.'));
+  if (labels.length > 0) out += gauge('probe_expect_info', b.probe_expect_info, 1, Object.fromEntries(labels.map(([k, v]) => [k.slice(6), String(v)])));
+  // blackbox sets regex when the peer ended before a line matched (send-expect's unexpected-reply or closed-before-reply
+  // on a line step), bytes when other bytes came than expect_bytes.
+  const expectFailed = r.status === 'not-ready' && r.check.name.startsWith('send-expect') ? r.check.facts.failed_expect : undefined;
+  const peerEnded = r.status === 'not-ready' && (r.reason === 'unexpected-reply' || r.reason === 'closed-before-reply');
+  out += gauge('probe_failed_due_to_bytes', b.probe_failed_due_to_bytes, expectFailed === 'bytes' && r.status === 'not-ready' && r.reason === 'unexpected-reply' ? 1 : 0);
+  out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, expectFailed === 'line' && peerEnded ? 1 : 0);
   if (m.prober === 'tcp') {
     out += gauge('probe_ip_addr_hash', b.probe_ip_addr_hash, run.ipHash ?? 0);
     out += gauge('probe_ip_protocol', b.probe_ip_protocol, run.ipProtocol);
