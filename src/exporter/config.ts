@@ -37,6 +37,8 @@ export interface QueryStep {
   expect?: RegExp;
   expectBytes?: string;
   send?: string;
+  /** `send` was !!binary: its characters are bytes (latin1). */
+  sendBinary?: boolean;
   starttls: boolean;
   labels: { name: string; value: string }[];
 }
@@ -324,11 +326,12 @@ function tlsCheckOptions(r: Reader, c: TlsConfig, node: YamlNode | null | undefi
 function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode | null | undefined, what: string): Step[] {
   const out: Step[] = [];
   for (const q of steps) {
-    const send = q.send === undefined || q.send === '' ? undefined : `${q.send}\n`;
+    const text = q.send === undefined || q.send === '' ? undefined : `${q.send}\n`;
+    const send = text !== undefined && q.sendBinary === true ? Buffer.from(text, 'latin1') : text;
     if (q.expect !== undefined) {
       const step: Step = { expect: q.expect };
       if (q.labels.length > 0) step.labels = Object.fromEntries(q.labels.map((l) => [l.name, l.value]));
-      if (send !== undefined) step.reply = send;
+      if (text !== undefined) step.reply = text;
       out.push(step);
     } else {
       if (q.expectBytes !== undefined) out.push({ expectBytes: Buffer.from(q.expectBytes, 'latin1') });
@@ -344,6 +347,21 @@ function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode 
   return out;
 }
 
+/**
+ * A Go (RE2) regular expression as a RegExp. RE2 lets an anchor be repeated
+ * (Debian's default blackbox.yml has "^+OK"), which JavaScript refuses: such
+ * an anchor becomes a group, (?:^)+, which means the same.
+ */
+function goRegExp(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (error) {
+    const again = source.replace(/(^|[^\\[])([$^])(?=[+*?{])/g, '$1(?:$2)');
+    if (again === source) throw error;
+    return new RegExp(again);
+  }
+}
+
 function queryResponse(r: Reader, node: YamlNode | null, what: string): QueryStep[] {
   return r.list(node, what).map((item, i) => {
     const w = `${what}[${i}]`;
@@ -356,7 +374,7 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
           // Go's RE2 names a group (?P<name>...); JavaScript (?<name>...).
           const s = r.string(v, `${w}.expect`).replace(/\(\?P</g, '(?<');
           try {
-            step.expect = new RegExp(s);
+            step.expect = goRegExp(s);
           } catch (error) {
             r.fail(v, `${w}.expect is not a regular expression: ${(error as Error).message}`);
           }
@@ -371,6 +389,8 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
         }
         case 'send':
           step.send = r.string(v, `${w}.send`);
+          // !!binary (read as latin1, a byte a character) is sent as those bytes; a plain string as UTF-8.
+          if (r.scalar(v, `${w}.send`) instanceof Uint8Array) step.sendBinary = true;
           break;
         case 'starttls':
           step.starttls = r.bool(v, `${w}.starttls`);

@@ -90,7 +90,7 @@ describe("blackbox_exporter's configuration", () => {
       - expect_bytes: S
 `;
     // expect_bytes: the bytes (here !!binary's) exactly; a send without expect is sent as is.
-    expect(parseConfig(pg, 'b.yml').modules.get('postgresql')?.check).toEqual({ 'send-expect': { steps: [{ send: '\x00\x00\x00\x08\x04\xd2\x16/\n' }, { expectBytes: Buffer.from('S') }] } });
+    expect(parseConfig(pg, 'b.yml').modules.get('postgresql')?.check).toEqual({ 'send-expect': { steps: [{ send: Buffer.from('\x00\x00\x00\x08\x04\xd2\x16/\n', 'latin1') }, { expectBytes: Buffer.from('S') }] } });
     // query_response is send-expect: blackbox's step (expect, then send and a newline) is an expect with a reply (expanded from the match); after TLS with tls: true.
     const rabbit = parseConfig('modules:\n  rabbitmq:\n    prober: tcp\n    tcp:\n      query_response:\n        - send: "HELO\\r"\n        - expect: "AMQP"\n          send: "bye"\n      tls: true\n', 'b.yml');
     expect(rabbit.modules.get('rabbitmq')?.check).toEqual({ 'send-expect': { steps: [{ send: 'HELO\r\n' }, { expect: /AMQP/, reply: 'bye\n' }], tls: {} } });
