@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import * as path from 'node:path';
 import { checkPlan, type CheckSpec } from '../checks/index';
+import type { HttpCheckOptions } from '../checks/http';
 import type { Step } from '../checks/send-expect';
 import type { TlsCheckOptions } from '../checks/tls';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node as YamlNode } from 'yaml';
@@ -82,7 +83,18 @@ export interface UnixModule extends ModuleBase {
   prober: 'unix';
 }
 
-export type Module = TcpModule | UnixModule;
+/** prober: http, on sockprobe's http/https check (the target's scheme decides; http:// when it has none). */
+export interface HttpModule extends ModuleBase {
+  prober: 'http';
+  preferredIpProtocol: IpProtocol;
+  ipProtocolFallback: boolean;
+  /** The http check's options (method, headers, status, body, bodyNot); path and host come from the target URL. */
+  http: HttpCheckOptions;
+  /** tls_config as the tls check's options, for https:// targets. */
+  tlsOptions: TlsCheckOptions;
+}
+
+export type Module = TcpModule | UnixModule | HttpModule;
 
 /** One allowlist entry: hosts (CIDRs, addresses, name patterns) with ports, or Unix socket path patterns. */
 export interface AllowRule {
@@ -125,8 +137,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Probers blackbox_exporter has that sockprobe does not do (yet). */
-const NEEDS_READINESS = new Set(['http']);
+/** blackbox_exporter's http keys sockprobe's http check serves; any other is refused, named. */
+const HTTP_KEYS = new Set(['method', 'headers', 'valid_status_codes', 'fail_if_body_matches_regexp', 'fail_if_body_not_matches_regexp', 'tls_config', 'preferred_ip_protocol', 'ip_protocol_fallback']);
 const NOT_SOCKPROBE = new Set(['icmp', 'dns', 'grpc', 'websocket']);
 const MODULE_KEYS = new Set(['prober', 'timeout', 'http', 'tcp', 'icmp', 'dns', 'grpc', 'unix', 'websocket', 'sockprobe']);
 const TCP_KEYS = new Set(['preferred_ip_protocol', 'ip_protocol_fallback', 'source_ip_address', 'query_response', 'tls', 'tls_config']);
@@ -449,10 +461,9 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
   const prober = proberNode === undefined ? '' : r.string(proberNode, `${what}: prober`);
   const at = proberNode ?? keyNode;
   if (prober === '') r.fail(keyNode, `${what} has no prober (sockprobe serves prober: tcp and prober: unix)`);
-  if (NEEDS_READINESS.has(prober))
-    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe's exporter yet: use prober: tcp with sockprobe: { check: { name: http, path: /, status: 200-399 } }, or serve this module with blackbox_exporter`);
   if (NOT_SOCKPROBE.has(prober))
     r.fail(at, `${what}: prober '${prober}' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter`);
+  if (prober === 'http') return httpModule(r, name, node, keyNode, get);
   if (prober !== 'tcp' && prober !== 'unix') r.fail(at, `${what}: prober '${prober}' is not valid (blackbox_exporter's are http, tcp, icmp, dns, grpc, unix, websocket)`);
   const timeoutNode = get('timeout');
   const timeoutMs = timeoutNode === undefined ? 0 : r.duration(timeoutNode, `${what}: timeout`);
@@ -515,6 +526,72 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
     ipProtocolFallback: fbNode === undefined ? true : r.bool(fbNode, `${what}: tcp.ip_protocol_fallback`),
     ...(src === '' ? {} : { sourceIpAddress: src }),
   };
+}
+
+/** A list of Go regular expressions as one RegExp: every one must match (all: true), or any. */
+function regexList(r: Reader, node: YamlNode | null, what: string, all: boolean): RegExp | undefined {
+  const list = r.list(node, what).map((n, i) => {
+    try {
+      return goRegExp(r.string(n, `${what}[${i}]`).replace(/\(\?P</g, '(?<')).source;
+    } catch (error) {
+      return r.fail(n, `${what}[${i}] is not a regular expression: ${(error as Error).message}`);
+    }
+  });
+  if (list.length === 0) return undefined;
+  return new RegExp(all ? list.map((x) => `(?=[\\s\\S]*?(?:${x}))`).join('') : list.map((x) => `(?:${x})`).join('|'));
+}
+
+/** prober: http. Only the keys sockprobe's http check serves; redirects are not followed (blackbox follows them). */
+function httpModule(r: Reader, name: string, node: YamlNode | null, keyNode: YamlNode, get: (k: string) => YamlNode | null | undefined): HttpModule {
+  const what = `module "${name}"`;
+  const timeoutNode = get('timeout');
+  const timeoutMs = timeoutNode === undefined ? 0 : r.duration(timeoutNode, `${what}: timeout`);
+  const section = get('http') ?? null;
+  const se = r.entries(section, `${what}: http`);
+  const unknown = se.filter(([k]) => !HTTP_KEYS.has(k));
+  if (unknown.length > 0)
+    r.fail(unknown[0]?.[2], `${what}: http: ${unknown.map(([k]) => k).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not served by sockprobe's http check (it serves ${[...HTTP_KEYS].join(', ')}); serve this module with blackbox_exporter`);
+  const sget = (k: string): YamlNode | null => se.find(([key]) => key === k)?.[1] ?? null;
+  const has = (k: string): boolean => se.some(([key]) => key === k);
+  const http: { -readonly [K in keyof HttpCheckOptions]: HttpCheckOptions[K] } = {};
+  if (has('method')) http.method = r.string(sget('method'), `${what}: http.method`);
+  if (has('headers')) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of r.entries(sget('headers'), `${what}: http.headers`)) headers[k] = r.string(v, `${what}: http.headers.${k}`);
+    http.headers = headers;
+  }
+  // blackbox: any 2xx when valid_status_codes is empty.
+  const codes = r.list(sget('valid_status_codes'), `${what}: http.valid_status_codes`).map((n, i) => r.count(n, `${what}: http.valid_status_codes[${i}]`));
+  http.status = codes.length === 0 ? '200-299' : codes.join(',');
+  const body = regexList(r, sget('fail_if_body_not_matches_regexp'), `${what}: http.fail_if_body_not_matches_regexp`, true);
+  if (body !== undefined) http.body = body;
+  const bodyNot = regexList(r, sget('fail_if_body_matches_regexp'), `${what}: http.fail_if_body_matches_regexp`, false);
+  if (bodyNot !== undefined) http.bodyNot = bodyNot;
+  const tlsConfigValue = has('tls_config') ? tlsConfig(r, sget('tls_config'), `${what}: http.tls_config`) : { insecureSkipVerify: false };
+  const ip = has('preferred_ip_protocol') ? r.string(sget('preferred_ip_protocol'), `${what}: http.preferred_ip_protocol`) : '';
+  if (ip !== '' && ip !== 'ip4' && ip !== 'ip6') r.fail(sget('preferred_ip_protocol'), `${what}: http.preferred_ip_protocol must be ip4 or ip6, got '${ip}'`);
+  const m: HttpModule = {
+    name,
+    prober: 'http',
+    timeoutMs,
+    tls: false,
+    tlsConfig: tlsConfigValue,
+    queryResponse: [],
+    sockprobe: get('sockprobe') === undefined ? { settleMs: 0, close: 'reset' } : moduleExtras(r, get('sockprobe') ?? null, `${what}: sockprobe`),
+    text: stringify(node === null ? {} : (node as { toJSON(): unknown }).toJSON()),
+    line: r.line(keyNode),
+    preferredIpProtocol: ip === 'ip4' ? 'ip4' : 'ip6',
+    ipProtocolFallback: has('ip_protocol_fallback') ? r.bool(sget('ip_protocol_fallback'), `${what}: http.ip_protocol_fallback`) : true,
+    http,
+    tlsOptions: tlsCheckOptions(r, tlsConfigValue, sget('tls_config'), `${what}: http.tls_config`),
+  };
+  if (m.sockprobe.check !== undefined) r.fail(get('sockprobe'), `${what}: prober http is sockprobe's http check already; sockprobe.check is for tcp modules`);
+  try {
+    checkPlan({ https: { ...http, tls: m.tlsOptions } }, 'check');
+  } catch (error) {
+    r.fail(section, `${what}: http: ${(error as Error).message}`);
+  }
+  return m;
 }
 
 function portSpec(r: Reader, node: YamlNode | null, what: string): Uint8Array {
