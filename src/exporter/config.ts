@@ -460,9 +460,9 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
   const proberNode = get('prober');
   const prober = proberNode === undefined ? '' : r.string(proberNode, `${what}: prober`);
   const at = proberNode ?? keyNode;
-  if (prober === '') r.fail(keyNode, `${what} has no prober (sockprobe serves prober: tcp and prober: unix)`);
+  if (prober === '') r.fail(keyNode, `${what} has no prober (sockprobe serves prober: tcp, unix and http)`);
   if (NOT_SOCKPROBE.has(prober))
-    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter`);
+    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, unix, and http on its http check); serve this module with blackbox_exporter`);
   if (prober === 'http') return httpModule(r, name, node, keyNode, get);
   if (prober !== 'tcp' && prober !== 'unix') r.fail(at, `${what}: prober '${prober}' is not valid (blackbox_exporter's are http, tcp, icmp, dns, grpc, unix, websocket)`);
   const timeoutNode = get('timeout');

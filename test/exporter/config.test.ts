@@ -53,7 +53,7 @@ describe("blackbox_exporter's configuration", () => {
 
   test('other probers are errors naming the module and the line; http is the http check, its keys it does not serve named', () => {
     expect(error('modules:\n  ping:\n    prober: icmp\n')).toBe(
-      "blackbox.yml:3: module \"ping\": prober 'icmp' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter",
+      "blackbox.yml:3: module \"ping\": prober 'icmp' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, unix, and http on its http check); serve this module with blackbox_exporter",
     );
     for (const p of ['dns', 'grpc', 'websocket']) expect(error(`modules:\n  m:\n    prober: ${p}\n`)).toContain(`module "m": prober '${p}' is not served by sockprobe`);
     const web = parseConfig('modules:\n  web:\n    timeout: 5s\n    prober: http\n    http:\n      method: POST\n      valid_status_codes: [200, 204]\n      fail_if_body_not_matches_regexp: [a, "(?P<x>b)"]\n      fail_if_body_matches_regexp: [err]\n', 'b.yml').modules.get('web');
@@ -64,7 +64,7 @@ describe("blackbox_exporter's configuration", () => {
       "blackbox.yml:6: module \"web\": http: no_follow_redirects, fail_if_ssl are not served by sockprobe's http check (it serves method, headers, valid_status_codes, fail_if_body_matches_regexp, fail_if_body_not_matches_regexp, tls_config, preferred_ip_protocol, ip_protocol_fallback); serve this module with blackbox_exporter",
     );
     expect(error('modules:\n  x:\n    prober: tpc\n')).toContain("blackbox.yml:3: module \"x\": prober 'tpc' is not valid");
-    expect(error('modules:\n  x:\n    timeout: 5s\n')).toBe('blackbox.yml:2: module "x" has no prober (sockprobe serves prober: tcp and prober: unix)');
+    expect(error('modules:\n  x:\n    timeout: 5s\n')).toBe('blackbox.yml:2: module "x" has no prober (sockprobe serves prober: tcp, unix and http)');
   });
 
   test("tcp.tls is sockprobe's tls check with tls_config as its options; query_response its send-expect check (expect_bytes, labels, $1 expansion, starttls)", () => {
