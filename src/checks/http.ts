@@ -25,6 +25,8 @@ export interface HttpCheckOptions {
   status?: number | string;
   /** The body (its first 64 KiB) must match this. */
   body?: string | RegExp;
+  /** The body (its first 64 KiB) must not match this. */
+  bodyNot?: string | RegExp;
   /** Extra request headers. */
   headers?: Readonly<Record<string, string>>;
 }
@@ -36,10 +38,11 @@ export interface HttpSettings {
   expected: string;
   ranges: [number, number][];
   body: RegExp | undefined;
+  bodyNot: RegExp | undefined;
   headers: Record<string, string>;
 }
 
-const HTTP_KEYS = new Set(['method', 'path', 'host', 'status', 'body', 'headers']);
+const HTTP_KEYS = new Set(['method', 'path', 'host', 'status', 'body', 'bodyNot', 'headers']);
 /** RFC 9110 token characters. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** At most this much of the body is read for the regex. */
@@ -84,17 +87,17 @@ export function httpSettings(value: unknown, where = 'check.http'): HttpSettings
     } else if (typeof value.status === 'string') expected = value.status;
     else throw new TypeError(`${where}.status must be a number or a string such as '200-399', got ${describeValue(value.status)}`);
   }
-  let body: RegExp | undefined;
-  if (value.body !== undefined) {
-    if (value.body instanceof RegExp) body = value.body;
-    else if (typeof value.body === 'string') {
-      try {
-        body = new RegExp(value.body);
-      } catch (error) {
-        throw new RangeError(`${where}.body is not a valid regular expression: ${(error as Error).message}`);
-      }
-    } else throw new TypeError(`${where}.body must be a RegExp or a string, got ${describeValue(value.body)}`);
-  }
+  const regex = (v: unknown, name: string): RegExp | undefined => {
+    if (v === undefined || v instanceof RegExp) return v;
+    if (typeof v !== 'string') throw new TypeError(`${where}.${name} must be a RegExp or a string, got ${describeValue(v)}`);
+    try {
+      return new RegExp(v);
+    } catch (error) {
+      throw new RangeError(`${where}.${name} is not a valid regular expression: ${(error as Error).message}`);
+    }
+  };
+  const body = regex(value.body, 'body');
+  const bodyNot = regex(value.bodyNot, 'bodyNot');
   const headers: Record<string, string> = {};
   if (value.headers !== undefined) {
     if (!isObject(value.headers)) throw new TypeError(`${where}.headers must be an object, got ${describeValue(value.headers)}`);
@@ -103,7 +106,7 @@ export function httpSettings(value: unknown, where = 'check.http'): HttpSettings
       headers[k] = str(v, `headers.${k}`) as string;
     }
   }
-  return { method, path, host, expected, ranges: parseStatuses(expected, `${where}.status`), body, headers };
+  return { method, path, host, expected, ranges: parseStatuses(expected, `${where}.status`), body, bodyNot, headers };
 }
 
 export interface HttpOutcome {
@@ -211,6 +214,7 @@ export function httpExchange(
       const status = res.statusCode ?? 0;
       const statusOk = s.ranges.some(([lo, hi]) => status >= lo && status <= hi);
       const line = `HTTP/${res.httpVersion} ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
+      let bodyWords = '';
       const judge = (bodyMatched: boolean | null): void => {
         res.removeAllListeners('data');
         res.removeAllListeners('end');
@@ -218,24 +222,35 @@ export function httpExchange(
         const d = detail(status, res.httpVersion, bodyMatched);
         if (!statusOk) finish({ ready: false, reason: 'http-status', code: String(status), http: d, detail: `the server answered ${line}, expected ${s.expected}` });
         else if (bodyMatched === false)
-          finish({ ready: false, reason: 'body-mismatch', code: null, http: d, detail: `the server answered ${line} but the body does not match ${String(s.body)}` });
+          finish({ ready: false, reason: 'body-mismatch', code: null, http: d, detail: `the server answered ${line} but the body ${bodyWords}` });
         else finish({ ready: true, reason: undefined, code: null, http: d, detail: `the server answered ${line}` });
       };
-      if (s.body === undefined || !statusOk) {
+      if ((s.body === undefined && s.bodyNot === undefined) || !statusOk) {
         judge(null);
         return;
       }
       const parts: Buffer[] = [];
       let size = 0;
-      const regex = s.body;
+      // bodyMatched: the body passed both regexes (matches body, does not match bodyNot).
+      const test = (text: string): boolean => {
+        if (s.body !== undefined && !s.body.test(text)) {
+          bodyWords = `does not match ${String(s.body)}`;
+          return false;
+        }
+        if (s.bodyNot !== undefined && s.bodyNot.test(text)) {
+          bodyWords = `matches ${String(s.bodyNot)}, which it must not`;
+          return false;
+        }
+        return true;
+      };
       res.on('data', (chunk: Buffer) => {
         if (size >= BODY_LIMIT) return;
         parts.push(chunk);
         size += chunk.length;
-        if (size >= BODY_LIMIT) judge(regex.test(Buffer.concat(parts).subarray(0, BODY_LIMIT).toString('utf8')));
+        if (size >= BODY_LIMIT) judge(test(Buffer.concat(parts).subarray(0, BODY_LIMIT).toString('utf8')));
       });
-      res.once('end', () => judge(regex.test(Buffer.concat(parts).toString('utf8'))));
-      res.once('error', () => judge(regex.test(Buffer.concat(parts).toString('utf8'))));
+      res.once('end', () => judge(test(Buffer.concat(parts).toString('utf8'))));
+      res.once('error', () => judge(test(Buffer.concat(parts).toString('utf8'))));
     });
     req.end();
   });

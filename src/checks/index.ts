@@ -11,7 +11,7 @@ import { describeValue } from '../describe-value';
 import { isObject } from '../validate';
 import { httpSettings, type HttpCheckOptions, type HttpSettings } from './http';
 import { protocolModules, starttlsPreludes } from './modules';
-import { sendExpect, validateSteps, type Step } from './send-expect';
+import { sendExpect, sendExpectPrelude, splitAtStartTls, validateSteps, type Step } from './send-expect';
 import type { ProtocolCheck } from './protocol';
 import type { TlsPrelude } from './exchange';
 import { tlsSettings, type TlsCheckOptions, type TlsSettings } from './tls';
@@ -46,8 +46,8 @@ export interface CheckOptionsMap {
   smtp: ProtocolCheckOptions;
   ftp: ProtocolCheckOptions;
   ssh: ProtocolCheckOptions;
-  /** A generic exchange: each step sends, then waits for a line that matches. */
-  'send-expect': { steps: readonly Step[] };
+  /** A generic exchange: each step sends, then waits for a line (or bytes) that matches; a starttls step upgrades to TLS with `tls`. */
+  'send-expect': { steps: readonly Step[]; tls?: TlsCheckOptions };
 }
 
 /** A check: an object with exactly one key, the check's name, e.g. `{ tls: { ca } }`. */
@@ -102,7 +102,10 @@ function protocolPlan(name: string, opts: unknown, where: string): CheckPlan {
   if (opts !== undefined && !isObject(opts)) throw new TypeError(`${where} must be an object, got ${describeValue(opts)}`);
   const { tls, starttls, ...options } = opts ?? {};
   // Checked now, so bad steps are a TypeError/RangeError of probe() itself.
-  if (name === 'send-expect') validateSteps(options.steps);
+  if (name === 'send-expect') {
+    const { before, after } = splitAtStartTls(validateSteps(options.steps));
+    if (before !== undefined) return sendExpectStartTls(before, after, tls, options, where);
+  }
   if (starttls !== undefined && typeof starttls !== 'boolean') throw new TypeError(`${where}.starttls must be a boolean, got ${describeValue(starttls)}`);
   const wantsTls = (tls !== undefined && tls !== false) || starttls === true;
   let prelude: Prelude | undefined;
@@ -120,5 +123,19 @@ function protocolPlan(name: string, opts: unknown, where: string): CheckPlan {
     protocol: afterTls,
     options,
     defaultPort: protocol.defaultPort,
+  };
+}
+
+/** send-expect with a starttls step: its plain steps as the prelude, the TLS handshake (`tls` options), the rest over TLS. */
+function sendExpectStartTls(before: readonly Step[], after: readonly Step[], tls: unknown, options: Readonly<Record<string, unknown>>, where: string): CheckPlan {
+  if (tls === false) throw new RangeError(`${where}: a starttls step needs TLS (tls: false was given)`);
+  return {
+    name: 'send-expect+starttls',
+    prelude: sendExpectPrelude(before),
+    tls: tlsSettings(tls === true || tls === undefined ? {} : tls, `${where}.tls`),
+    http: undefined,
+    protocol: after.length === 0 ? undefined : sendExpect,
+    options: { ...options, steps: after, first: before.length },
+    defaultPort: 0,
   };
 }

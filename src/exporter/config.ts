@@ -11,6 +11,8 @@ import * as fs from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import * as path from 'node:path';
 import { checkPlan, type CheckSpec } from '../checks/index';
+import type { HttpCheckOptions } from '../checks/http';
+import type { Step } from '../checks/send-expect';
 import type { TlsCheckOptions } from '../checks/tls';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node as YamlNode } from 'yaml';
 import { parsePorts } from '../ports';
@@ -31,11 +33,13 @@ export interface TlsConfig {
   maxVersion?: string;
 }
 
-/** One query_response step: read until `expect` matches a line (or `expectBytes`), then send `send` and a newline. */
+/** One query_response step: read until `expect` matches a line (or `expectBytes`, latin1), then send `send` and a newline, then STARTTLS. */
 export interface QueryStep {
   expect?: RegExp;
   expectBytes?: string;
   send?: string;
+  /** `send` was !!binary: its characters are bytes (latin1). */
+  sendBinary?: boolean;
   starttls: boolean;
   labels: { name: string; value: string }[];
 }
@@ -79,7 +83,18 @@ export interface UnixModule extends ModuleBase {
   prober: 'unix';
 }
 
-export type Module = TcpModule | UnixModule;
+/** prober: http, on sockprobe's http/https check (the target's scheme decides; http:// when it has none). */
+export interface HttpModule extends ModuleBase {
+  prober: 'http';
+  preferredIpProtocol: IpProtocol;
+  ipProtocolFallback: boolean;
+  /** The http check's options (method, headers, status, body, bodyNot); path and host come from the target URL. */
+  http: HttpCheckOptions;
+  /** tls_config as the tls check's options, for https:// targets. */
+  tlsOptions: TlsCheckOptions;
+}
+
+export type Module = TcpModule | UnixModule | HttpModule;
 
 /** One allowlist entry: hosts (CIDRs, addresses, name patterns) with ports, or Unix socket path patterns. */
 export interface AllowRule {
@@ -122,8 +137,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Probers blackbox_exporter has that sockprobe does not do (yet). */
-const NEEDS_READINESS = new Set(['http']);
+/** blackbox_exporter's http keys sockprobe's http check serves; any other is refused, named. */
+const HTTP_KEYS = new Set(['method', 'headers', 'valid_status_codes', 'fail_if_body_matches_regexp', 'fail_if_body_not_matches_regexp', 'tls_config', 'preferred_ip_protocol', 'ip_protocol_fallback']);
 const NOT_SOCKPROBE = new Set(['icmp', 'dns', 'grpc', 'websocket']);
 const MODULE_KEYS = new Set(['prober', 'timeout', 'http', 'tcp', 'icmp', 'dns', 'grpc', 'unix', 'websocket', 'sockprobe']);
 const TCP_KEYS = new Set(['preferred_ip_protocol', 'ip_protocol_fallback', 'source_ip_address', 'query_response', 'tls', 'tls_config']);
@@ -132,12 +147,6 @@ const TLS_KEYS = new Set(['ca', 'ca_file', 'ca_ref', 'cert', 'cert_file', 'cert_
 const QR_KEYS = new Set(['expect', 'expect_bytes', 'labels', 'send', 'starttls']);
 const EXTRA_KEYS = new Set(['check', 'settle', 'close']);
 const TLS_VERSIONS = new Set(['TLS10', 'TLS11', 'TLS12', 'TLS13']);
-
-/**
- * What a module needs from sockprobe's readiness checks (issue 15), which this
- * build does not have: a module that uses one is refused at load with this text.
- */
-export const READINESS_NEEDED = "what sockprobe's send-expect check does not do";
 
 type Where = (node: YamlNode | null | undefined) => string;
 
@@ -319,28 +328,50 @@ function tlsCheckOptions(r: Reader, c: TlsConfig, node: YamlNode | null | undefi
 
 /**
  * blackbox_exporter's query_response as send-expect steps. blackbox runs a
- * step as: read lines until `expect` matches, then send `send` and a newline;
- * send-expect's step sends first, then expects, so one blackbox step becomes
- * an expect step and a send step. What send-expect does not do is refused
- * here, naming the step: expect_bytes, starttls, labels, and $1 expansion in
- * a send that follows an expect.
+ * step as: read lines until `expect` matches (or read `expect_bytes`), set
+ * its `labels` from the match, send `send` (expanded from the match) and a
+ * newline, then upgrade to TLS when `starttls`. send-expect's step sends
+ * first, then expects, then sends its expanded `reply`: a blackbox step is
+ * one or two of them (expect_bytes then send: two). Labels without an expect
+ * do nothing in blackbox: they are left out.
  */
-function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode | null | undefined, what: string): Array<{ send?: string; expect?: RegExp }> {
-  const out: Array<{ send?: string; expect?: RegExp }> = [];
-  steps.forEach((q, i) => {
-    const w = `${what}[${i}]`;
-    const no = (field: string): never => r.fail(node, `${w}: ${field} is ${READINESS_NEEDED} yet; remove it, or serve this module with blackbox_exporter for now`);
-    if (q.expectBytes !== undefined) no('expect_bytes');
-    if (q.starttls) no('starttls');
-    if (q.labels.length > 0) no('labels (probe_expect_info)');
-    if (q.expect !== undefined) out.push({ expect: q.expect });
-    if (q.send !== undefined) {
-      if (q.expect !== undefined && q.send.includes('$')) no('a send with $ (expanded from the expect match by blackbox_exporter)');
-      out.push({ send: `${q.send}\n` });
+function sendExpectSteps(r: Reader, steps: readonly QueryStep[], node: YamlNode | null | undefined, what: string): Step[] {
+  const out: Step[] = [];
+  for (const q of steps) {
+    const text = q.send === undefined || q.send === '' ? undefined : `${q.send}\n`;
+    const send = text !== undefined && q.sendBinary === true ? Buffer.from(text, 'latin1') : text;
+    if (q.expect !== undefined) {
+      const step: Step = { expect: q.expect };
+      if (q.labels.length > 0) step.labels = Object.fromEntries(q.labels.map((l) => [l.name, l.value]));
+      if (text !== undefined) step.reply = text;
+      out.push(step);
+    } else {
+      if (q.expectBytes !== undefined) out.push({ expectBytes: Buffer.from(q.expectBytes, 'latin1') });
+      if (send !== undefined) out.push({ send });
     }
-  });
+    if (q.starttls) {
+      const last = out[out.length - 1];
+      if (last === undefined || last.starttls === true) out.push({ starttls: true });
+      else out[out.length - 1] = { ...last, starttls: true };
+    }
+  }
   if (out.length === 0) r.fail(node, `${what}: no step sends or expects anything`);
   return out;
+}
+
+/**
+ * A Go (RE2) regular expression as a RegExp. RE2 lets an anchor be repeated
+ * (Debian's default blackbox.yml has "^+OK"), which JavaScript refuses: such
+ * an anchor becomes a group, (?:^)+, which means the same.
+ */
+function goRegExp(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (error) {
+    const again = source.replace(/(^|[^\\[])([$^])(?=[+*?{])/g, '$1(?:$2)');
+    if (again === source) throw error;
+    return new RegExp(again);
+  }
 }
 
 function queryResponse(r: Reader, node: YamlNode | null, what: string): QueryStep[] {
@@ -352,19 +383,26 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
     for (const [k, v] of e) {
       switch (k) {
         case 'expect': {
-          const s = r.string(v, `${w}.expect`);
+          // Go's RE2 names a group (?P<name>...); JavaScript (?<name>...).
+          const s = r.string(v, `${w}.expect`).replace(/\(\?P</g, '(?<');
           try {
-            step.expect = new RegExp(s);
+            step.expect = goRegExp(s);
           } catch (error) {
             r.fail(v, `${w}.expect is not a regular expression: ${(error as Error).message}`);
           }
           break;
         }
-        case 'expect_bytes':
-          step.expectBytes = r.string(v, `${w}.expect_bytes`);
+        case 'expect_bytes': {
+          // Go's []byte(string): a plain string's UTF-8 bytes; !!binary's bytes as they are. Kept as latin1 (a byte a character).
+          const raw = r.scalar(v, `${w}.expect_bytes`);
+          step.expectBytes = raw instanceof Uint8Array ? Buffer.from(raw).toString('latin1') : Buffer.from(r.string(v, `${w}.expect_bytes`), 'utf8').toString('latin1');
+          if (step.expectBytes === '') r.fail(v, `${w}.expect_bytes is empty`);
           break;
+        }
         case 'send':
           step.send = r.string(v, `${w}.send`);
+          // !!binary (read as latin1, a byte a character) is sent as those bytes; a plain string as UTF-8.
+          if (r.scalar(v, `${w}.send`) instanceof Uint8Array) step.sendBinary = true;
           break;
         case 'starttls':
           step.starttls = r.bool(v, `${w}.starttls`);
@@ -372,7 +410,9 @@ function queryResponse(r: Reader, node: YamlNode | null, what: string): QuerySte
         case 'labels':
           step.labels = r.list(v, `${w}.labels`).map((l, j) => {
             const le = new Map(r.entries(l, `${w}.labels[${j}]`).map(([lk, lv]) => [lk, lv]));
-            return { name: r.string(le.get('name') ?? null, `${w}.labels[${j}].name`), value: r.string(le.get('value') ?? null, `${w}.labels[${j}].value`) };
+            const name = r.string(le.get('name') ?? null, `${w}.labels[${j}].name`);
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) r.fail(l, `${w}.labels[${j}].name must be a Prometheus label name ([A-Za-z_][A-Za-z0-9_]*), got '${name}'`);
+            return { name, value: r.string(le.get('value') ?? null, `${w}.labels[${j}].value`) };
           });
           break;
       }
@@ -420,11 +460,10 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
   const proberNode = get('prober');
   const prober = proberNode === undefined ? '' : r.string(proberNode, `${what}: prober`);
   const at = proberNode ?? keyNode;
-  if (prober === '') r.fail(keyNode, `${what} has no prober (sockprobe serves prober: tcp and prober: unix)`);
-  if (NEEDS_READINESS.has(prober))
-    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe's exporter yet: use prober: tcp with sockprobe: { check: { name: http, path: /, status: 200-399 } }, or serve this module with blackbox_exporter`);
+  if (prober === '') r.fail(keyNode, `${what} has no prober (sockprobe serves prober: tcp, unix and http)`);
   if (NOT_SOCKPROBE.has(prober))
-    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter`);
+    r.fail(at, `${what}: prober '${prober}' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, unix, and http on its http check); serve this module with blackbox_exporter`);
+  if (prober === 'http') return httpModule(r, name, node, keyNode, get);
   if (prober !== 'tcp' && prober !== 'unix') r.fail(at, `${what}: prober '${prober}' is not valid (blackbox_exporter's are http, tcp, icmp, dns, grpc, unix, websocket)`);
   const timeoutNode = get('timeout');
   const timeoutMs = timeoutNode === undefined ? 0 : r.duration(timeoutNode, `${what}: timeout`);
@@ -443,11 +482,14 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
     text: stringify(node === null ? {} : (node as { toJSON(): unknown }).toJSON()),
     line: r.line(keyNode),
   };
-  // tcp.tls is sockprobe's tls check, with tls_config as its options; query_response is its send-expect check (after TLS when tls is on).
+  // tcp.tls is sockprobe's tls check, with tls_config as its options; query_response is its send-expect check (after TLS when tls is on, or with TLS after its starttls step).
   if (base.tls || base.queryResponse.length > 0) {
     if (base.sockprobe.check !== undefined)
       r.fail(get('sockprobe'), `${what}: ${prober}.tls/query_response and sockprobe.check both ask for a check; keep one (sockprobe.check: { name: https } does TLS too)`);
-    const tls = base.tls ? tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls'), `${what}: ${prober}.tls_config`) : undefined;
+    // A starttls step upgrades with tls_config too (blackbox's own example runs it without tcp.tls).
+    const starttls = base.queryResponse.some((q) => q.starttls);
+    if (starttls && base.tls) r.fail(has('tls'), `${what}: ${prober}.tls and a query_response step with starttls: TLS from the start and TLS again later; keep one`);
+    const tls = base.tls || starttls ? tlsCheckOptions(r, base.tlsConfig, has('tls_config') ?? has('tls') ?? has('query_response'), `${what}: ${prober}.tls_config`) : undefined;
     if (base.queryResponse.length === 0) base.check = { tls: tls ?? {} };
     else {
       const steps = sendExpectSteps(r, base.queryResponse, has('query_response'), `${what}: ${prober}.query_response`);
@@ -484,6 +526,72 @@ function readModule(r: Reader, name: string, node: YamlNode | null, keyNode: Yam
     ipProtocolFallback: fbNode === undefined ? true : r.bool(fbNode, `${what}: tcp.ip_protocol_fallback`),
     ...(src === '' ? {} : { sourceIpAddress: src }),
   };
+}
+
+/** A list of Go regular expressions as one RegExp: every one must match (all: true), or any. */
+function regexList(r: Reader, node: YamlNode | null, what: string, all: boolean): RegExp | undefined {
+  const list = r.list(node, what).map((n, i) => {
+    try {
+      return goRegExp(r.string(n, `${what}[${i}]`).replace(/\(\?P</g, '(?<')).source;
+    } catch (error) {
+      return r.fail(n, `${what}[${i}] is not a regular expression: ${(error as Error).message}`);
+    }
+  });
+  if (list.length === 0) return undefined;
+  return new RegExp(all ? list.map((x) => `(?=[\\s\\S]*?(?:${x}))`).join('') : list.map((x) => `(?:${x})`).join('|'));
+}
+
+/** prober: http. Only the keys sockprobe's http check serves; redirects are not followed (blackbox follows them). */
+function httpModule(r: Reader, name: string, node: YamlNode | null, keyNode: YamlNode, get: (k: string) => YamlNode | null | undefined): HttpModule {
+  const what = `module "${name}"`;
+  const timeoutNode = get('timeout');
+  const timeoutMs = timeoutNode === undefined ? 0 : r.duration(timeoutNode, `${what}: timeout`);
+  const section = get('http') ?? null;
+  const se = r.entries(section, `${what}: http`);
+  const unknown = se.filter(([k]) => !HTTP_KEYS.has(k));
+  if (unknown.length > 0)
+    r.fail(unknown[0]?.[2], `${what}: http: ${unknown.map(([k]) => k).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not served by sockprobe's http check (it serves ${[...HTTP_KEYS].join(', ')}); serve this module with blackbox_exporter`);
+  const sget = (k: string): YamlNode | null => se.find(([key]) => key === k)?.[1] ?? null;
+  const has = (k: string): boolean => se.some(([key]) => key === k);
+  const http: { -readonly [K in keyof HttpCheckOptions]: HttpCheckOptions[K] } = {};
+  if (has('method')) http.method = r.string(sget('method'), `${what}: http.method`);
+  if (has('headers')) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of r.entries(sget('headers'), `${what}: http.headers`)) headers[k] = r.string(v, `${what}: http.headers.${k}`);
+    http.headers = headers;
+  }
+  // blackbox: any 2xx when valid_status_codes is empty.
+  const codes = r.list(sget('valid_status_codes'), `${what}: http.valid_status_codes`).map((n, i) => r.count(n, `${what}: http.valid_status_codes[${i}]`));
+  http.status = codes.length === 0 ? '200-299' : codes.join(',');
+  const body = regexList(r, sget('fail_if_body_not_matches_regexp'), `${what}: http.fail_if_body_not_matches_regexp`, true);
+  if (body !== undefined) http.body = body;
+  const bodyNot = regexList(r, sget('fail_if_body_matches_regexp'), `${what}: http.fail_if_body_matches_regexp`, false);
+  if (bodyNot !== undefined) http.bodyNot = bodyNot;
+  const tlsConfigValue = has('tls_config') ? tlsConfig(r, sget('tls_config'), `${what}: http.tls_config`) : { insecureSkipVerify: false };
+  const ip = has('preferred_ip_protocol') ? r.string(sget('preferred_ip_protocol'), `${what}: http.preferred_ip_protocol`) : '';
+  if (ip !== '' && ip !== 'ip4' && ip !== 'ip6') r.fail(sget('preferred_ip_protocol'), `${what}: http.preferred_ip_protocol must be ip4 or ip6, got '${ip}'`);
+  const m: HttpModule = {
+    name,
+    prober: 'http',
+    timeoutMs,
+    tls: false,
+    tlsConfig: tlsConfigValue,
+    queryResponse: [],
+    sockprobe: get('sockprobe') === undefined ? { settleMs: 0, close: 'reset' } : moduleExtras(r, get('sockprobe') ?? null, `${what}: sockprobe`),
+    text: stringify(node === null ? {} : (node as { toJSON(): unknown }).toJSON()),
+    line: r.line(keyNode),
+    preferredIpProtocol: ip === 'ip4' ? 'ip4' : 'ip6',
+    ipProtocolFallback: has('ip_protocol_fallback') ? r.bool(sget('ip_protocol_fallback'), `${what}: http.ip_protocol_fallback`) : true,
+    http,
+    tlsOptions: tlsCheckOptions(r, tlsConfigValue, sget('tls_config'), `${what}: http.tls_config`),
+  };
+  if (m.sockprobe.check !== undefined) r.fail(get('sockprobe'), `${what}: prober http is sockprobe's http check already; sockprobe.check is for tcp modules`);
+  try {
+    checkPlan({ https: { ...http, tls: m.tlsOptions } }, 'check');
+  } catch (error) {
+    r.fail(section, `${what}: http: ${(error as Error).message}`);
+  }
+  return m;
 }
 
 function portSpec(r: Reader, node: YamlNode | null, what: string): Uint8Array {

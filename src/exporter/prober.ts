@@ -10,7 +10,7 @@ import type { CheckSpec } from '../checks/index';
 import type { Step } from '../checks/send-expect';
 import type { TlsCheckOptions } from '../checks/tls';
 import type { ProbeResult } from '../types';
-import type { Module, TcpModule } from './config';
+import type { HttpModule, Module, TcpModule } from './config';
 import { addressAllowed, admit, type Denied } from './gate';
 import type { AllowRule } from './config';
 
@@ -84,7 +84,7 @@ interface Chosen {
 }
 
 /** blackbox_exporter's chooseProtocol over the addresses dns.lookup found, in resolver order. */
-function choose(m: TcpModule, found: readonly { address: string; family: number }[]): Chosen | undefined {
+function choose(m: TcpModule | HttpModule, found: readonly { address: string; family: number }[]): Chosen | undefined {
   const want = m.preferredIpProtocol === 'ip4' ? 4 : 6;
   const first = found.find((a) => a.family === want);
   if (first !== undefined) return { address: first.address, family: want };
@@ -99,8 +99,9 @@ function choose(m: TcpModule, found: readonly { address: string; family: number 
  * check's SNI and certificate name, the http check's Host header) is given
  * the name the target had, unless the module names one itself.
  */
-function checkFor(m: Module, host: string | undefined): CheckSpec | undefined {
+function checkFor(m: Module, host: string | undefined, url?: URL): CheckSpec | undefined {
   const c = m.check;
+  if (m.prober === 'http') return httpCheck(m, host, url);
   if (c === undefined || host === undefined || isIP(host) !== 0) return c;
   if ('tls' in c) return { tls: { servername: host, ...c.tls } };
   if ('https' in c) return { https: { host, ...c.https, tls: { servername: host, ...c.https.tls } } };
@@ -114,11 +115,33 @@ function checkFor(m: Module, host: string | undefined): CheckSpec | undefined {
   return c;
 }
 
-function probeOptions(m: Module, timeoutMs: number, signal: AbortSignal | undefined, host?: string): ProbeOptions {
+/** An http module's check for its target URL: http, or https with tls_config (SNI and name: the URL's host unless server_name). */
+function httpCheck(m: HttpModule, host: string | undefined, url: URL | undefined): CheckSpec {
+  const path = url === undefined ? '/' : `${url.pathname}${url.search}`;
+  const named = host !== undefined && isIP(host) === 0;
+  const opts = { ...m.http, path, ...(named ? { host: url?.host ?? host } : {}) };
+  if (url?.protocol !== 'https:') return { http: opts };
+  return { https: { ...opts, tls: named ? { servername: host, ...m.tlsOptions } : m.tlsOptions } };
+}
+
+/** host:port of an http target ('http://h:8080/x', 'h:8080', 'https://[::1]/'), or why it is not one. */
+function httpTarget(text: string): { url: URL; host: string; port: number } | string {
+  let url: URL;
+  try {
+    url = new URL(/^https?:\/\//i.test(text) ? text : `http://${text}`);
+  } catch {
+    return `'${text}' is not a URL (http://host:port/path)`;
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === '') return `'${text}' has no host`;
+  return { url, host, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) };
+}
+
+function probeOptions(m: Module, timeoutMs: number, signal: AbortSignal | undefined, host?: string, url?: URL): ProbeOptions {
   const o: ProbeOptions = { timeout: Math.max(1, timeoutMs), close: m.sockprobe.close };
   if (signal !== undefined) o.signal = signal;
   if (m.sockprobe.settleMs > 0) o.settle = m.sockprobe.settleMs;
-  const check = checkFor(m, host);
+  const check = checkFor(m, host, url);
   if (check !== undefined) o.check = check;
   return o;
 }
@@ -149,13 +172,23 @@ export async function runProbe(
     const result = await probe({ path }, probeOptions(m, timeoutMs, signal));
     return { kind: 'run', run: finish(m, result, started, 0, 0, undefined, log) };
   }
-  let target;
-  try {
-    target = parseTarget(targetText);
-  } catch (error) {
-    return { kind: 'bad-target', reason: (error as Error).message };
+  let target: { host: string; port: number };
+  let url: URL | undefined;
+  if (m.prober === 'http') {
+    const t = httpTarget(targetText);
+    if (typeof t === 'string') return { kind: 'bad-target', reason: `module ${m.name} (prober http): ${t}` };
+    target = { host: t.host, port: t.port };
+    url = t.url;
+  } else {
+    let t;
+    try {
+      t = parseTarget(targetText);
+    } catch (error) {
+      return { kind: 'bad-target', reason: (error as Error).message };
+    }
+    if ('path' in t) return { kind: 'bad-target', reason: `module ${m.name} (prober tcp) takes host:port as the target, got '${targetText}'` };
+    target = t;
   }
-  if ('path' in target) return { kind: 'bad-target', reason: `module ${m.name} (prober tcp) takes host:port as the target, got '${targetText}'` };
   const a = admit(rules, target);
   if (a.kind === 'denied') return { kind: 'denied', denied: a.denied };
   const ipProtocol = m.preferredIpProtocol;
@@ -188,9 +221,9 @@ export async function runProbe(
     if (d !== null) return { kind: 'denied', denied: d };
   }
   const remaining = timeoutMs - (performance.now() - started);
-  const options = probeOptions(m, remaining, signal, target.host);
+  const options = probeOptions(m, remaining, signal, target.host, url);
   let result: ProbeResult;
-  if (m.sourceIpAddress !== undefined) {
+  if (m.prober === 'tcp' && m.sourceIpAddress !== undefined) {
     if (isIP(m.sourceIpAddress) !== chosen.family) {
       log.add('error', 'Error dialing TCP', { err: `source_ip_address ${m.sourceIpAddress} is not of the target's family (IPv${chosen.family})` });
       result = badLocal(target.host, chosen, target.port);

@@ -13,7 +13,14 @@ import type { ProbeRun } from './prober';
 export const BLACKBOX_HELP = {
   probe_dns_lookup_time_seconds: 'Returns the time taken for probe dns lookup in seconds',
   probe_duration_seconds: 'Returns how long the probe took to complete in seconds',
+  probe_expect_info: 'Explicit content matched',
+  probe_failed_due_to_bytes: 'Indicates if probe failed due to bytes',
   probe_failed_due_to_regex: 'Indicates if probe failed due to regex',
+  probe_http_duration_seconds: 'Duration of http request by phase, summed over all redirects',
+  probe_http_redirects: 'The number of redirects',
+  probe_http_ssl: 'Indicates if SSL was used for the final redirect',
+  probe_http_status_code: 'Response HTTP status code',
+  probe_http_version: 'Returns the version of HTTP of the probe response',
   probe_ip_addr_hash: "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
   probe_ip_protocol: 'Specifies whether probe ip protocol is IP4 or IP6',
   probe_success: 'Displays whether or not the probe was a success',
@@ -88,18 +95,50 @@ function tlsSeries(r: ProbeResult): { before: string; after: string; verified: s
   return { before, after, verified };
 }
 
+/** blackbox's http series (prober/http.go) from the http check's detail: a family each, in name order, after probe_duration_seconds. */
+function httpSeries(r: ProbeResult, dnsS: number): string {
+  const b = BLACKBOX_HELP;
+  const check = r.status === 'open' || r.status === 'not-ready' ? r.check : undefined;
+  const h = check?.http;
+  const bodyFailed = r.status === 'not-ready' && r.reason === 'body-mismatch';
+  let out = gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, bodyFailed ? 1 : 0);
+  // Phases as blackbox splits them: resolve, connect (TCP), tls, processing (request to first byte), transfer (the rest).
+  const connect = r.status === 'open' || r.status === 'not-ready' ? r.connectMs / 1000 : 0;
+  const tls = (h?.phases.tls ?? 0) / 1000;
+  const processing = h === undefined || h.phases.firstByte < 0 ? 0 : h.phases.firstByte / 1000;
+  const transfer = h === undefined || h.phases.firstByte < 0 ? 0 : Math.max(0, h.phases.total / 1000 - connect - tls - processing);
+  out += `# HELP probe_http_duration_seconds ${b.probe_http_duration_seconds}\n# TYPE probe_http_duration_seconds gauge\n`;
+  for (const [phase, v] of [['connect', connect], ['processing', processing], ['resolve', dnsS], ['tls', tls], ['transfer', transfer]] as const)
+    out += `probe_http_duration_seconds{phase="${phase}"} ${v}\n`;
+  out += gauge('probe_http_redirects', b.probe_http_redirects, 0);
+  out += gauge('probe_http_ssl', b.probe_http_ssl, h?.status !== null && h?.status !== undefined && check?.tls !== undefined ? 1 : 0);
+  out += gauge('probe_http_status_code', b.probe_http_status_code, h?.status ?? 0);
+  out += gauge('probe_http_version', b.probe_http_version, h?.httpVersion === null || h?.httpVersion === undefined ? 0 : Number(h.httpVersion));
+  return out;
+}
+
 /** The text exposition of one probe (families in name order, as blackbox_exporter's registry gathers them). */
 export function renderProbe(m: Module, run: ProbeRun): string {
   const r = run.result;
   const b = BLACKBOX_HELP;
   const s = SOCKPROBE_HELP;
   let out = '';
-  if (m.prober === 'tcp') out += gauge('probe_dns_lookup_time_seconds', b.probe_dns_lookup_time_seconds, run.dnsS);
+  if (m.prober !== 'unix') out += gauge('probe_dns_lookup_time_seconds', b.probe_dns_lookup_time_seconds, run.dnsS);
   out += gauge('probe_duration_seconds', b.probe_duration_seconds, run.durationS);
-  // blackbox sets it when the peer ended before a line matched: send-expect's unexpected-reply or closed-before-reply.
-  const regexFailed = r.status === 'not-ready' && r.check.name.startsWith('send-expect') && (r.reason === 'unexpected-reply' || r.reason === 'closed-before-reply');
-  out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, regexFailed ? 1 : 0);
-  if (m.prober === 'tcp') {
+  if (m.prober === 'http') out += httpSeries(r, run.dnsS);
+  // query_response's labels: send-expect's facts label.<name>, expanded from the match (blackbox's probe_expect_info).
+  const facts = (r.status === 'open' || r.status === 'not-ready') && r.check !== undefined ? r.check.facts : {};
+  const labels = Object.entries(facts).filter(([k]) => k.startsWith('label.'));
+  if (labels.length > 0) out += gauge('probe_expect_info', b.probe_expect_info, 1, Object.fromEntries(labels.map(([k, v]) => [k.slice(6), String(v)])));
+  // blackbox sets regex when the peer ended before a line matched (send-expect's unexpected-reply or closed-before-reply
+  // on a line step), bytes when other bytes came than expect_bytes.
+  const expectFailed = r.status === 'not-ready' && r.check.name.startsWith('send-expect') ? r.check.facts.failed_expect : undefined;
+  const peerEnded = r.status === 'not-ready' && (r.reason === 'unexpected-reply' || r.reason === 'closed-before-reply');
+  if (m.prober !== 'http') {
+    out += gauge('probe_failed_due_to_bytes', b.probe_failed_due_to_bytes, expectFailed === 'bytes' && r.status === 'not-ready' && r.reason === 'unexpected-reply' ? 1 : 0);
+    out += gauge('probe_failed_due_to_regex', b.probe_failed_due_to_regex, expectFailed === 'line' && peerEnded ? 1 : 0);
+  }
+  if (m.prober === 'tcp' || m.prober === 'http') {
     out += gauge('probe_ip_addr_hash', b.probe_ip_addr_hash, run.ipHash ?? 0);
     out += gauge('probe_ip_protocol', b.probe_ip_protocol, run.ipProtocol);
   }

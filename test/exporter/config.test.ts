@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseConfig, parseGoDuration, READINESS_NEEDED, type TcpModule } from '../../src/exporter/config';
+import { parseConfig, parseGoDuration, type TcpModule } from '../../src/exporter/config';
 import { addressAllowed, admit, ClientLimits } from '../../src/exporter/gate';
 import { ipHash } from '../../src/exporter/prober';
 import { probeTimeout } from '../../src/exporter/server';
@@ -51,17 +51,23 @@ describe("blackbox_exporter's configuration", () => {
     expect(c.safety.allow).toBeNull();
   });
 
-  test('other probers are errors naming the module and the line; http says it needs the readiness checks', () => {
+  test('other probers are errors naming the module and the line; http is the http check, its keys it does not serve named', () => {
     expect(error('modules:\n  ping:\n    prober: icmp\n')).toBe(
-      "blackbox.yml:3: module \"ping\": prober 'icmp' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, prober: unix); serve this module with blackbox_exporter",
+      "blackbox.yml:3: module \"ping\": prober 'icmp' is not served by sockprobe, which probes TCP and Unix sockets (prober: tcp, unix, and http on its http check); serve this module with blackbox_exporter",
     );
     for (const p of ['dns', 'grpc', 'websocket']) expect(error(`modules:\n  m:\n    prober: ${p}\n`)).toContain(`module "m": prober '${p}' is not served by sockprobe`);
-    expect(error('modules:\n  web:\n    timeout: 5s\n    prober: http\n')).toMatch(/^blackbox\.yml:4: module "web": prober 'http' is not served by sockprobe's exporter yet: use prober: tcp with sockprobe: \{ check: \{ name: http/);
+    const web = parseConfig('modules:\n  web:\n    timeout: 5s\n    prober: http\n    http:\n      method: POST\n      valid_status_codes: [200, 204]\n      fail_if_body_not_matches_regexp: [a, "(?P<x>b)"]\n      fail_if_body_matches_regexp: [err]\n', 'b.yml').modules.get('web');
+    expect(web).toMatchObject({ prober: 'http', timeoutMs: 5000, http: { method: 'POST', status: '200,204', body: /(?=[\s\S]*?(?:a))(?=[\s\S]*?(?:(?<x>b)))/, bodyNot: /(?:err)/ } });
+    // blackbox's default: any 2xx.
+    expect(parseConfig('modules:\n  w:\n    prober: http\n', 'b.yml').modules.get('w')).toMatchObject({ http: { status: '200-299' } });
+    expect(error('modules:\n  web:\n    prober: http\n    http:\n      method: GET\n      no_follow_redirects: true\n      fail_if_ssl: true\n')).toBe(
+      "blackbox.yml:6: module \"web\": http: no_follow_redirects, fail_if_ssl are not served by sockprobe's http check (it serves method, headers, valid_status_codes, fail_if_body_matches_regexp, fail_if_body_not_matches_regexp, tls_config, preferred_ip_protocol, ip_protocol_fallback); serve this module with blackbox_exporter",
+    );
     expect(error('modules:\n  x:\n    prober: tpc\n')).toContain("blackbox.yml:3: module \"x\": prober 'tpc' is not valid");
-    expect(error('modules:\n  x:\n    timeout: 5s\n')).toBe('blackbox.yml:2: module "x" has no prober (sockprobe serves prober: tcp and prober: unix)');
+    expect(error('modules:\n  x:\n    timeout: 5s\n')).toBe('blackbox.yml:2: module "x" has no prober (sockprobe serves prober: tcp, unix and http)');
   });
 
-  test("tcp.tls is sockprobe's tls check with tls_config as its options; query_response its send-expect check, what that does not do refused at load", () => {
+  test("tcp.tls is sockprobe's tls check with tls_config as its options; query_response its send-expect check (expect_bytes, labels, $1 expansion, starttls)", () => {
     // blackbox_exporter's own example modules.
     const tlsConnect = parseConfig('modules:\n  tls_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      tls: true\n', 'blackbox.yml');
     expect(tlsConnect.modules.get('tls_connect')?.check).toEqual({ tls: {} });
@@ -89,13 +95,18 @@ describe("blackbox_exporter's configuration", () => {
       - send: !!binary AAAACATSFi8= # PostgreSQL SSLRequest
       - expect_bytes: S
 `;
-    expect(error(pg)).toBe(`blackbox.yml:6: module "postgresql": tcp.query_response[1]: expect_bytes is ${READINESS_NEEDED} yet; remove it, or serve this module with blackbox_exporter for now`);
-    // query_response is send-expect: blackbox's step (expect, then send and a newline) is two of its steps; after TLS with tls: true.
+    // expect_bytes: the bytes (here !!binary's) exactly; a send without expect is sent as is.
+    expect(parseConfig(pg, 'b.yml').modules.get('postgresql')?.check).toEqual({ 'send-expect': { steps: [{ send: Buffer.from('\x00\x00\x00\x08\x04\xd2\x16/\n', 'latin1') }, { expectBytes: Buffer.from('S') }] } });
+    // query_response is send-expect: blackbox's step (expect, then send and a newline) is an expect with a reply (expanded from the match); after TLS with tls: true.
     const rabbit = parseConfig('modules:\n  rabbitmq:\n    prober: tcp\n    tcp:\n      query_response:\n        - send: "HELO\\r"\n        - expect: "AMQP"\n          send: "bye"\n      tls: true\n', 'b.yml');
-    expect(rabbit.modules.get('rabbitmq')?.check).toEqual({ 'send-expect': { steps: [{ send: 'HELO\r\n' }, { expect: /AMQP/ }, { send: 'bye\n' }], tls: {} } });
-    const irc = 'modules:\n  irc:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "PING :([^ ]+)"\n          send: "PONG ${1}"\n';
-    expect(error(irc)).toContain('tcp.query_response[0]: a send with $ (expanded from the expect match by blackbox_exporter) is');
-    expect(error('modules:\n  s:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "^220"\n        - starttls: true\n')).toContain('query_response[1]: starttls is');
+    expect(rabbit.modules.get('rabbitmq')?.check).toEqual({ 'send-expect': { steps: [{ send: 'HELO\r\n' }, { expect: /AMQP/, reply: 'bye\n' }], tls: {} } });
+    const irc = 'modules:\n  irc:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "PING :(?P<token>[^ ]+)"\n          send: "PONG ${1}"\n          labels:\n            - name: token\n              value: "${token}"\n';
+    expect(parseConfig(irc, 'b.yml').modules.get('irc')?.check).toEqual({ 'send-expect': { steps: [{ expect: /PING :(?<token>[^ ]+)/, reply: 'PONG ${1}\n', labels: { token: '${token}' } }] } });
+    expect(error('modules:\n  l:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "x"\n          labels:\n            - name: "a-b"\n              value: v\n')).toContain("labels[0].name must be a Prometheus label name");
+    // starttls: the steps up to it, TLS with tls_config, the rest over TLS; tcp.tls as well is refused.
+    const st = parseConfig('modules:\n  s:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: "^220"\n        - starttls: true\n        - send: "EHLO x"\n', 'b.yml');
+    expect(st.modules.get('s')?.check).toEqual({ 'send-expect': { steps: [{ expect: /^220/, starttls: true }, { send: 'EHLO x\n' }], tls: {} } });
+    expect(error('modules:\n  s:\n    prober: tcp\n    tcp:\n      tls: true\n      query_response:\n        - expect: "^220"\n        - starttls: true\n')).toContain('TLS from the start and TLS again later; keep one');
     // A module's own check is validated at load.
     const https = parseConfig('modules:\n  web:\n    prober: tcp\n    sockprobe:\n      check: { name: https, path: /healthz }\n', 'b.yml');
     expect(https.modules.get('web')?.check).toEqual({ https: { path: '/healthz' } });

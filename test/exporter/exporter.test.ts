@@ -476,10 +476,10 @@ describe('the command line', () => {
     const ok = await sockprobe(['exporter', '--config.check', '--config.file', tmp.file('check.yml', CONFIG)]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('Config file is ok: 3 module(s), no allowlist');
-    const bad = tmp.file('bad.yml', 'modules:\n  web:\n    prober: http\n');
+    const bad = tmp.file('bad.yml', 'modules:\n  ping:\n    prober: icmp\n');
     const r = await sockprobe(['exporter', '--config.check', '--config.file', bad]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^sockprobe exporter: .*bad\.yml:3: module "web": prober 'http' is not served by sockprobe's exporter yet/);
+    expect(r.stderr).toMatch(/^sockprobe exporter: .*bad\.yml:3: module "ping": prober 'icmp' is not served by sockprobe/);
   });
 
   test('a configuration that cannot be used stops the start with exit 1; a bad flag is a usage error (2)', async () => {

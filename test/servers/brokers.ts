@@ -3,6 +3,7 @@
 // OpenSSH's sshd (host key made by ssh-keygen in the temp dir), and Python's
 // aiosmtpd (python3-aiosmtpd: SMTP with STARTTLS) and pyftpdlib
 // (python3-pyftpdlib: FTP), both real server implementations packaged by Debian.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { freePort, pythonWith, run, serverBinary, serverDir, serverUser, startServer, tool, writeOwned, type Server } from './harness';
 
@@ -50,12 +51,18 @@ export async function selfSigned(dir: string, user?: { uid: number; gid: number 
   return { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
 }
 
-/** aiosmtpd (Sink handler: accepts and discards), offering STARTTLS with a self-signed certificate. */
-export async function startSmtp(): Promise<Server> {
+/**
+ * aiosmtpd (Sink handler: accepts and discards), offering STARTTLS with a self-signed certificate (CN only),
+ * or with `pem` (copied in, for a certificate Go's TLS accepts too: it wants a SAN).
+ */
+export async function startSmtp(pem?: { cert: string; key: string }): Promise<Server> {
   const user = serverUser();
   const dir = serverDir('smtp', user);
   const port = await freePort();
-  const { cert, key } = await selfSigned(dir, user);
+  const { cert, key } =
+    pem === undefined
+      ? await selfSigned(dir, user)
+      : { cert: writeOwned(dir, 'cert.pem', fs.readFileSync(pem.cert, 'utf8'), user, 0o644), key: writeOwned(dir, 'key.pem', fs.readFileSync(pem.key, 'utf8'), user) };
   return startServer({
     name: 'aiosmtpd',
     cmd: aiosmtpd.path(),
