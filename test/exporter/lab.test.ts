@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseMetrics, sample, sleep } from '../health/helpers';
 import { ADDR, newLab, type Lab, type Listener } from '../lab/netns';
-import { needs, nftInNetns, sysctl, tool } from '../preconditions';
+import { engineCan, needs, nftInNetns, sysctl, tool } from '../preconditions';
 import { getInNamespace, killAll, startExporter, startListening, tempDir, type Answer, type Running } from './helpers';
 
 jest.setTimeout(90000);
@@ -74,6 +74,8 @@ const gate = needs(
   sysctl,
   tool('prometheus', 'prometheus'),
   tool('prometheus-blackbox-exporter', 'prometheus-blackbox-exporter'),
+  // The reasons and ICMP senders compared here come from the ICMP error queue.
+  engineCan('icmpQueue'),
 );
 
 gate.describe('the exporter in the network lab: Prometheus, and blackbox_exporter side by side', () => {

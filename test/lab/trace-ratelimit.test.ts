@@ -16,6 +16,7 @@
 // sysctl (net.ipv6.icmp.ratelimit) and its own buckets; with the same value it
 // behaves the same on the kernels tried (6.18: the route back to the client
 // gives no wider-prefix discount here).
+import { engineCan } from '../preconditions';
 import { describeLab, newPathLab, type Listener, type PathLab } from './netns';
 import type { TraceResult } from '../../src';
 
@@ -71,4 +72,4 @@ describeLab('trace(): a router that rate-limits its ICMP', () => {
     expect(t.hops[1]?.tries[1]?.tcp?.synRetransmits).toBeGreaterThanOrEqual(1);
     expect(t.verdict).toMatchObject({ kind: 'reached', hop: 4, from: server });
   });
-});
+}, engineCan('ttl'));
