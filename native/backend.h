@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include "closer.h"
+
 namespace sockprobe {
 
 // What a socket is watched for.
@@ -32,8 +34,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* Name() const = 0;
-  // Starts watching on `loop` (idempotent). 0 or a positive errno.
-  virtual int Open(uv_loop_t* loop, ReadinessSink* sink) = 0;
+  // Starts watching on `loop` (idempotent). Every handle it makes is closed
+  // through `closer` (closer.h), which outlives the backend. 0 or a positive errno.
+  virtual int Open(uv_loop_t* loop, ReadinessSink* sink, Closer* closer) = 0;
   // Watches `fd`; `token` comes back in OnReady. `*slot` is the backend's to
   // use for this socket (a per-socket handle) until Remove. 0 or a positive errno.
   virtual int Add(int fd, unsigned interest, void* token, void** slot) = 0;

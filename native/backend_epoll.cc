@@ -15,18 +15,13 @@ namespace {
 
 constexpr int kEventsPerWait = 512;
 
-template <typename T>
-void FreeHandle(uv_handle_t* h) {
-  delete reinterpret_cast<T*>(h);
-}
-
 class EpollBackend final : public Backend {
  public:
   ~EpollBackend() override { Close(); }
 
   const char* Name() const override { return "epoll"; }
 
-  int Open(uv_loop_t* loop, ReadinessSink* sink) override {
+  int Open(uv_loop_t* loop, ReadinessSink* sink, Closer* closer) override {
     if (epfd_ >= 0) return 0;
     if (loop == nullptr) return EINVAL;
     int fd = epoll_create1(EPOLL_CLOEXEC);
@@ -41,7 +36,7 @@ class EpollBackend final : public Backend {
     watch->data = this;
     err = uv_poll_start(watch, UV_READABLE, OnEpoll);
     if (err != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(watch), FreeHandle<uv_poll_t>);
+      closer->Close<uv_poll_t>(reinterpret_cast<uv_handle_t*>(watch));
       close(fd);
       return -err;
     }
@@ -49,6 +44,7 @@ class EpollBackend final : public Backend {
     epfd_ = fd;
     watch_ = watch;
     sink_ = sink;
+    closer_ = closer;
     return 0;
   }
 
@@ -80,7 +76,7 @@ class EpollBackend final : public Backend {
 
   void Close() override {
     if (watch_ == nullptr) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(watch_), FreeHandle<uv_poll_t>);
+    closer_->Close<uv_poll_t>(reinterpret_cast<uv_handle_t*>(watch_));
     close(epfd_);
     watch_ = nullptr;
     epfd_ = -1;
@@ -114,6 +110,7 @@ class EpollBackend final : public Backend {
   int epfd_ = -1;
   uv_poll_t* watch_ = nullptr;
   ReadinessSink* sink_ = nullptr;
+  Closer* closer_ = nullptr;
 };
 
 }  // namespace

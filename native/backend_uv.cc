@@ -7,12 +7,13 @@
 // dispatch as with the epoll backend.
 //
 // Lifetimes: uv_close is asynchronous, so each Watch (which holds its
-// uv_poll_t) is freed in its close callback, never before. Remove() stops and
+// uv_poll_t) is freed in its close callback (the Closer's), never before. Remove() stops and
 // closes the handle before the engine closes the descriptor: libuv's
 // documented order ("the fd can be safely closed immediately after a call to
 // uv_poll_stop() or uv_close()"), and never two active handles on one socket.
 #include "backend.h"
 
+#include <cstddef>
 #include <new>
 
 #include "platform.h"
@@ -26,14 +27,11 @@ class UvBackend;
 // One watched socket. `token` is cleared by Remove(); the struct lives on
 // until libuv's close callback.
 struct Watch {
-  uv_poll_t poll;
+  uv_poll_t poll;  // first: the Closer frees the Watch from its handle
   UvBackend* owner;
   void* token;
 };
-
-void FreeWatch(uv_handle_t* h) { delete static_cast<Watch*>(h->data); }
-
-void FreeCheck(uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); }
+static_assert(offsetof(Watch, poll) == 0, "Closer::Close<Watch> needs the handle at the start");
 
 class UvBackend final : public Backend {
  public:
@@ -41,7 +39,7 @@ class UvBackend final : public Backend {
 
   const char* Name() const override { return "uv"; }
 
-  int Open(uv_loop_t* loop, ReadinessSink* sink) override {
+  int Open(uv_loop_t* loop, ReadinessSink* sink, Closer* closer) override {
     if (check_ != nullptr) return 0;
     if (loop == nullptr) return kErrInval;
     uv_check_t* check = new (std::nothrow) uv_check_t;
@@ -52,6 +50,7 @@ class UvBackend final : public Backend {
     uv_unref(reinterpret_cast<uv_handle_t*>(check));
     loop_ = loop;
     sink_ = sink;
+    closer_ = closer;
     check_ = check;
     return 0;
   }
@@ -76,7 +75,7 @@ class UvBackend final : public Backend {
                  ((interest & kWantReadable) ? (UV_READABLE | UV_DISCONNECT) : 0);
     err = uv_poll_start(&w->poll, events, OnPoll);
     if (err != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), FreeWatch);
+      closer_->Close<Watch>(reinterpret_cast<uv_handle_t*>(&w->poll));
       return UvToErrno(err);
     }
     // An active poll handle keeps the loop alive: exactly while its probe is in flight.
@@ -90,7 +89,7 @@ class UvBackend final : public Backend {
     *slot = nullptr;
     uv_poll_stop(&w->poll);
     w->token = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), FreeWatch);
+    closer_->Close<Watch>(reinterpret_cast<uv_handle_t*>(&w->poll));
   }
 
   // Each poll handle refs the loop while it exists: nothing more to do.
@@ -99,7 +98,7 @@ class UvBackend final : public Backend {
 
   void Close() override {
     if (check_ == nullptr) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(check_), FreeCheck);
+    closer_->Close<uv_check_t>(reinterpret_cast<uv_handle_t*>(check_));
     check_ = nullptr;
     sink_ = nullptr;
     loop_ = nullptr;
@@ -142,6 +141,7 @@ class UvBackend final : public Backend {
 
   ReadinessSink* sink_ = nullptr;
   uv_loop_t* loop_ = nullptr;
+  Closer* closer_ = nullptr;
   uv_check_t* check_ = nullptr;
   bool pending_ = false;
 };

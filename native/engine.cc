@@ -31,11 +31,6 @@ namespace {
 // sweep, so a burst of deadlines does not build one huge batch.
 constexpr size_t kBatchLimit = 512;
 
-template <typename T>
-void FreeHandle(uv_handle_t* h) {
-  delete reinterpret_cast<T*>(h);
-}
-
 // Reads everything worth reporting from a socket that is about to be closed
 // or handed on: buffers and local address only for a connection (nothing
 // reads them after a failure), the error queue only after a failure (unless
@@ -79,8 +74,8 @@ bool SameHost(const Target& a, const Target& b) {
 
 }  // namespace
 
-Engine::Engine(uv_loop_t* loop, Backend* backend, CompletionSink* sink)
-    : loop_(loop), backend_(backend), sink_(sink) {}
+Engine::Engine(uv_loop_t* loop, Backend* backend, CompletionSink* sink, Closer* closer)
+    : loop_(loop), backend_(backend), sink_(sink), closer_(closer) {}
 
 Engine::~Engine() {
   Shutdown();
@@ -91,7 +86,7 @@ bool Engine::SetBackend(Backend* backend) {
   if (count_ != 0) return false;
   if (backendOpen_) {
     backend_->Close();
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), FreeHandle<uv_timer_t>);
+    closer_->Close<uv_timer_t>(reinterpret_cast<uv_handle_t*>(timer_));
     timer_ = nullptr;
     backendOpen_ = false;
   }
@@ -103,7 +98,7 @@ bool Engine::SetBackend(Backend* backend) {
 int Engine::Prepare() {
   if (backendOpen_) return 0;
   if (loop_ == nullptr) return kErrInval;
-  int err = backend_->Open(loop_, this);
+  int err = backend_->Open(loop_, this, closer_);
   if (err != 0) return err;
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);  // cannot fail: it only fills the struct
@@ -349,7 +344,7 @@ void Engine::Shutdown() {
   finished_.clear();
   if (backendOpen_) {
     backend_->Close();
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), FreeHandle<uv_timer_t>);
+    closer_->Close<uv_timer_t>(reinterpret_cast<uv_handle_t*>(timer_));
     timer_ = nullptr;
     backendOpen_ = false;
   }

@@ -75,7 +75,8 @@ class Engine final : public ReadinessSink {
   // More probes in flight than this cannot exist: each holds a descriptor.
   static constexpr uint32_t kMaxId = 1u << 22;
 
-  Engine(uv_loop_t* loop, Backend* backend, CompletionSink* sink);
+  // Every handle is closed through `closer`, which must outlive the engine.
+  Engine(uv_loop_t* loop, Backend* backend, CompletionSink* sink, Closer* closer);
   ~Engine();
 
   // Replaces the readiness backend (owned from now on) while nothing is in
@@ -134,6 +135,7 @@ class Engine final : public ReadinessSink {
   uv_loop_t* loop_;
   Backend* backend_;
   CompletionSink* sink_;
+  Closer* closer_;
   uv_timer_t* timer_ = nullptr;
   bool backendOpen_ = false;
   std::vector<Probe*> table_;  // by id

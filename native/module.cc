@@ -1,7 +1,8 @@
 // The module: sockprobe's N-API surface over the engine, and the completion
 // record's serialisation. One Module per Node environment (instance data),
-// with its own engine and backend, and a cleanup hook that closes what is in
-// flight when the environment goes away: nothing is process-wide, so each
+// with its own engine and backend, and an async cleanup hook that closes what
+// is in flight when the environment goes away and lets Node go on only once
+// libuv has closed every handle (closer.h): nothing is process-wide, so each
 // worker_thread has its own. No thread-pool work: a connect is I/O, watched on
 // Node's own loop by the backend.
 //
@@ -161,13 +162,15 @@ class Module final : public CompletionSink {
   explicit Module(Napi::Env env) : env_(env) {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) loop = nullptr;
-    engine_ = new Engine(loop, kBackends[0].make(), this);
-    napi_add_env_cleanup_hook(env, Cleanup, this);
+    engine_ = new Engine(loop, kBackends[0].make(), this, closer_);
+    if (napi_add_async_cleanup_hook(env, Cleanup, this, nullptr) != napi_ok)
+      napi_add_env_cleanup_hook(env, CleanupNow, this);  // not reached on Node-API 8
   }
 
   ~Module() {
     delete engine_;
     delete context_;
+    closer_->Release();
   }
 
   // init(dispatch) -> Float64Array of completion records. dispatch(count,
@@ -412,10 +415,22 @@ class Module final : public CompletionSink {
     }
   }
 
-  static void Cleanup(void* arg) {
+  // The environment is going away (worker terminated, process exiting): close
+  // every socket still in flight without calling back into JS, then hold
+  // Node's teardown until the handles' close callbacks have run. They are this
+  // addon's code, which Node may unload right after.
+  static void Cleanup(napi_async_cleanup_hook_handle hook, void* arg) {
     Module* self = static_cast<Module*>(arg);
-    // The environment is going away (worker terminated, process exiting):
-    // close every socket still in flight without calling back into JS.
+    CleanupNow(self);
+    self->closer_->WhenIdle(CleanupDone, hook);
+  }
+
+  static void CleanupDone(void* hook) {
+    napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(hook));
+  }
+
+  static void CleanupNow(void* arg) {
+    Module* self = static_cast<Module*>(arg);
     self->engine_->Shutdown();
     self->dispatch_.Reset();
     self->records_.Reset();
@@ -425,6 +440,7 @@ class Module final : public CompletionSink {
   }
 
   Napi::Env env_;
+  Closer* closer_ = new Closer;  // outlives the engine: see closer.h
   Engine* engine_ = nullptr;
   bool started_ = false;
   Napi::FunctionReference dispatch_;

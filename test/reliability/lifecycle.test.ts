@@ -102,6 +102,49 @@ describe('lifecycle', () => {
     expect(await settleFds(before)).toBe(before);
   });
 
+  // Node unloads an addon (dlclose) with the last environment that loaded it. When only
+  // workers load sockprobe, each worker's exit unloads it, and a libuv close callback
+  // of the addon still queued then ran unmapped code: SIGSEGV (native/closer.h).
+  test.each(['epoll', 'uv'])(
+    'the addon loaded only in worker_threads, never in the main thread: their exits unload it, no crash (%s backend)',
+    async (backend) => {
+      // Some probes still in flight when the worker goes (a silent port, a long timeout);
+      // half the workers are terminated, half leave by process.exit() from inside.
+      const inWorker = `
+        const { parentPort, workerData } = require('node:worker_threads');
+        const { probe } = require(${JSON.stringify(libDir)});
+        for (let k = 0; k < 20; k++) probe('127.0.0.1', ${silent.port}, { timeout: 60000 });
+        Promise.all([probe('127.0.0.1', ${open.port}), probe('127.0.0.1', ${closed})]).then(
+          (r) => { parentPort.postMessage(r.map((x) => x.status).join()); if (workerData.exit) process.exit(0); },
+          (e) => parentPort.postMessage(String(e)));`;
+      const run = await runNode(
+        `
+        const { Worker } = require('node:worker_threads');
+        const { once } = require('node:events');
+        (async () => {
+          for (let i = 0; i < 12; i++) {
+            const w = new Worker(${JSON.stringify(inWorker)}, { eval: true, workerData: { exit: i % 2 === 0 } });
+            const exited = once(w, 'exit');
+            const [m] = await once(w, 'message');
+            if (m !== 'open,refused') throw new Error('worker ' + i + ': ' + m);
+            if (i % 2) await w.terminate();
+            await exited;
+          }
+          console.log('ok');
+        })().catch((e) => { console.error(e); process.exit(2); });
+        `,
+        { ms: 60_000, env: { ...process.env, SOCKPROBE_ENGINE: backend } },
+      );
+      expect({ hung: run.hung, code: run.code, signal: run.signal, stdout: run.stdout.trim(), stderr: run.stderr }).toEqual({
+        hung: false,
+        code: 0,
+        signal: null,
+        stdout: 'ok',
+        stderr: '',
+      });
+    },
+  );
+
   test('process.exit() with probes in flight: exits at once, with its code, no crash', async () => {
     for (const where of ['timer', 'inside-a-completion', 'beforeExit-free']) {
       const run = await runNode(
