@@ -6,11 +6,15 @@
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import nodeGypBuild = require('node-gyp-build');
 import { native } from '../src/binding';
 import { closedPort, libDir, openListener, silentPort } from './helpers';
 
 type Extra = { useBackend(name: unknown): void; backends: string[]; errnoNames: Record<number, string>; capabilities: string[] };
-const addon = native as typeof native & Extra;
+// This file tests the addon itself. Under SOCKPROBE_ENGINE=node sockprobe does
+// not load it, so the file loads the built binary directly there.
+const addon = (process.env['SOCKPROBE_ENGINE'] === 'node' ? nodeGypBuild(path.join(__dirname, '..')) : native) as typeof native & Extra;
 
 function inWorker(code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
   const w = new Worker(

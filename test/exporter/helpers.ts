@@ -6,9 +6,9 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIN } from '../cli-run';
+import { tmpDir } from '../helpers';
 
 export interface Answer {
   status: number;
@@ -32,7 +32,7 @@ export function get(port: number, pathAndQuery: string, { method = 'GET', header
 }
 
 export function tempDir(prefix = 'sockprobe-exporter-'): { dir: string; file(name: string, text: string): string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = tmpDir(prefix);
   return {
     dir,
     file: (name, text) => {
