@@ -131,6 +131,7 @@ describe('usage errors exit 2 with a message on stderr and nothing on stdout', (
     ['explain without target', ['explain'], /explain needs a TARGET/],
     ['explain with two targets', ['explain', 'a:1', 'b:2'], /explain takes one TARGET/],
     ['explain with --wait', ['explain', '--wait', 'a:1'], /--wait does not apply/],
+    ['--no-trace outside explain', ['--no-trace', 'localhost:80'], /--no-trace applies to explain only/],
   ];
   test.each(cases)('%s', async (_name, args, message) => {
     const r = await sockprobe(args);

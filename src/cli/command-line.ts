@@ -19,6 +19,8 @@ export interface Settings {
   json: boolean;
   quiet: boolean;
   wait: boolean;
+  /** explain: run the trace step where it applies (--no-trace: false). */
+  trace: boolean;
 }
 
 export type Parsed = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; settings: Settings };
@@ -88,6 +90,7 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     ...COMMON_OPTIONS,
     wait: { type: 'boolean', short: 'w' },
     version: { type: 'boolean', short: 'V' },
+    'no-trace': { type: 'boolean' },
     ...TLS_OPTIONS,
   });
   if (values.help === true) return { kind: 'help' };
@@ -99,6 +102,8 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   if (command === 'explain' && words.length > 1) throw new UsageError(`explain takes one TARGET, got ${words.length}`);
   const wait = values.wait === true;
   if (command === 'explain' && wait) throw new UsageError('--wait does not apply to explain');
+  const noTrace = values['no-trace'] === true;
+  if (command !== 'explain' && noTrace) throw new UsageError('--no-trace applies to explain only');
   const targets = words.map((word) => {
     let target: ProbeTarget;
     try {
@@ -121,6 +126,6 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     values.timeout === undefined ? (wait ? DEFAULT_WAIT_TIMEOUT_MS : DEFAULT_TIMEOUT_MS) : parseTimeout(values.timeout);
   return {
     kind: 'run',
-    settings: { command, targets, timeout, family, json: values.json === true, quiet: values.quiet === true, wait },
+    settings: { command, targets, timeout, family, json: values.json === true, quiet: values.quiet === true, wait, trace: !noTrace },
   };
 }

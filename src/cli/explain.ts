@@ -24,7 +24,7 @@ function explainLines(d: Diagnosis, paint: Paint): string {
 
 export async function runExplain(s: Settings, io: CliIO, signal: AbortSignal): Promise<number> {
   const explain = loadExplain();
-  const d = await explain(s.targets[0] as ProbeTarget, { timeout: s.timeout, family: s.family, signal });
+  const d = await explain(s.targets[0] as ProbeTarget, { timeout: s.timeout, family: s.family, signal, trace: s.trace });
   if (s.json) io.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
   else if (!s.quiet) io.stdout.write(explainLines(d, painter(colourOn(io.stdout, io.env))));
   return d.ok ? EXIT_OPEN : EXIT_NOT_OPEN;

@@ -33,8 +33,10 @@ A target whose check fails is "not ready" (exit 1), with the service's answer.
 
 Commands:
   explain TARGET   run the troubleshooting checklist: resolution, route, probe of
-                   every address, listeners on the port (local targets), then the
-                   likely cause and the next thing to check
+                   every address, listeners on the port (local targets), a trace of
+                   an address that timed out or was rejected by ICMP (Linux), then
+                   the likely cause and the next thing to check
+                       --no-trace       leave the trace out (it can take up to --timeout)
   scan HOST        probe every port of -p PORTS on HOST (only the host you name), then
                    list the ports that did not refuse and a count per status
                    -p, --ports PORTS    ports and ranges, e.g. 1-1024,8080 (required)

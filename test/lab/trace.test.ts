@@ -240,6 +240,14 @@ describeLab('trace(): a path of three routers', () => {
     // The silent hops after router 2, up to the 30th, in one line.
     expect(text.stdout).toMatch(/^ + 3-30 {2}\* {2}\(no answer\)$/m);
     expect(text.stdout).toContain(`The trace places it: the SYNs die after hop 2 (${lab.hop(2)})`);
+    // --no-trace: the same timeout, no trace step, and the cause names no hop.
+    const bare = await lab.runInClient(process.execPath, [BIN, 'explain', '--json', '--no-trace', '--timeout', '1500', `${lab.serverAddress}:${P.dropAfter2}`]);
+    expect(bare.code).toBe(1);
+    const b = JSON.parse(bare.stdout) as Diagnosis;
+    expect(b.status).toBe('timeout');
+    expect(b.steps.map((x) => x.step)).not.toContain('trace');
+    expect(b.cause.code).toBe('timeout');
+    expect(b.cause.hop).toBeUndefined();
   });
 
   test('explain to a port dropped by a host on the client\'s own link: no hop answers, the cause says nothing lies between', async () => {
