@@ -62,12 +62,12 @@ class Closer {
 
   void Done() {
     if (--pending_ != 0) return;
-    if (idle_ != nullptr) {
-      void (*fn)(void*) = idle_;
-      idle_ = nullptr;
-      fn(idleArg_);
-    }
-    if (released_ && pending_ == 0) delete this;
+    void (*fn)(void*) = idle_;
+    void* arg = idleArg_;
+    idle_ = nullptr;
+    if (released_) delete this;
+    // Last: the waiter may end the owner, and with it this Closer (Release()).
+    if (fn != nullptr) fn(arg);
   }
 
   size_t pending_ = 0;
