@@ -60,10 +60,15 @@ sources() {
 }
 
 # `npm pack` a package once into the cache; prints the tarball's path.
+# Run from an `npm pack` (prepack-cross.sh), npm hands its own pack settings down
+# (npm_config_pack_destination, _json, _dry_run): the inner pack would write
+# elsewhere, or nothing. It gets none of them.
 packed() {
   local spec=$1 file=$2
   if [ ! -f "$cache/$file" ]; then
-    (cd "$cache" && npm pack --silent "$spec" >/dev/null)
+    (cd "$cache" && env -u npm_config_pack_destination -u npm_config_json -u npm_config_dry_run \
+      npm pack --silent --pack-destination "$cache" "$spec" >/dev/null)
+    [ -f "$cache/$file" ] || { echo "cross-build: npm pack $spec did not give $cache/$file" >&2; return 1; }
   fi
   echo "$cache/$file"
 }

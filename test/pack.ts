@@ -56,10 +56,19 @@ export function expectOk(r: Run, what: string): void {
   if (r.code !== 0) throw new Error(`${what} exited with ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
 }
 
-/** The environment minus everything the npm running jest put in it (npm_config_*, lifecycle vars). */
+/**
+ * The environment minus everything the npm running jest put in it (npm_config_*, lifecycle vars).
+ * Kept: npm_config_nodedir, where node-gyp finds Node's headers offline. Set in an .npmrc, the
+ * child npm reads it again anyway; set only in the environment (a user without one), the
+ * prepack's prebuildify would otherwise go to nodejs.org for headers.
+ */
 export function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
+    if (k.toLowerCase() === 'npm_config_nodedir') {
+      env[k] = v;
+      continue;
+    }
     if (/^npm_/i.test(k) || k === 'PREBUILDS_ONLY' || k === 'SOCKPROBE_PREBUILD' || k === 'SOCKPROBE_ENGINE' || k === 'INIT_CWD') continue;
     env[k] = v;
   }
