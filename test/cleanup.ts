@@ -3,6 +3,6 @@
 // the file's first root-level afterAll, so it runs after the afterAll hooks
 // inside describe blocks and before the file's own root-level ones: nothing
 // there may need files in such a directory to stop a server.
-import { removeTmpDirs } from './helpers';
+import { removeTmpDirs } from './tmpdirs';
 
 afterAll(removeTmpDirs);

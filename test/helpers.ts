@@ -101,19 +101,9 @@ export async function fdCountSettled(expected: number, ms = 5000): Promise<numbe
   return fdCount();
 }
 
-const tmpDirs: string[] = [];
+import { tmpDir } from './tmpdirs';
 
-/** A new directory under the system's temporary one, removed after the test file (test/cleanup.ts). */
-export function tmpDir(prefix = 'sockprobe-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpDirs.push(dir);
-  return dir;
-}
-
-/** Removes every directory tmpDir() made in this test file (jest's module registry is per file). */
-export function removeTmpDirs(): void {
-  for (const dir of tmpDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-}
+export { tmpDir };
 
 export const libDir = path.join(__dirname, '..', 'lib');
 
