@@ -2,7 +2,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { engine, type EngineFact } from '../src/engine';
