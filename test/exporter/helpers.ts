@@ -31,16 +31,25 @@ export function get(port: number, pathAndQuery: string, { method = 'GET', header
   });
 }
 
-export function tempDir(prefix = 'sockprobe-exporter-'): { dir: string; file(name: string, text: string): string; remove(): void } {
-  const dir = tmpDir(prefix);
+/**
+ * A temporary directory made on first use, so that a file whose tests are all skipped (jest then
+ * runs none of its hooks, test/cleanup.ts's included) leaves nothing behind.
+ */
+export function tempDir(prefix = 'sockprobe-exporter-'): { readonly dir: string; file(name: string, text: string): string; remove(): void } {
+  let made: string | undefined;
+  const dir = (): string => (made ??= tmpDir(prefix));
   return {
-    dir,
+    get dir() {
+      return dir();
+    },
     file: (name, text) => {
-      const f = path.join(dir, name);
+      const f = path.join(dir(), name);
       fs.writeFileSync(f, text);
       return f;
     },
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      if (made !== undefined) fs.rmSync(made, { recursive: true, force: true });
+    },
   };
 }
 
