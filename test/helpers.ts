@@ -5,6 +5,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { engine, type EngineFact } from '../src/engine';
+import { tmpDir } from './tmpdirs';
+
+export { tmpDir };
 
 /** A listener that accepts and closes at once (what a healthy port looks like to a prober). */
 export async function openListener(host = '127.0.0.1'): Promise<{ port: number; server: net.Server; close(): Promise<void> }> {
@@ -100,9 +103,6 @@ export async function fdCountSettled(expected: number, ms = 5000): Promise<numbe
   return fdCount();
 }
 
-import { tmpDir } from './tmpdirs';
-
-export { tmpDir };
 
 export const libDir = path.join(__dirname, '..', 'lib');
 

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { BIN } from '../cli-run';
-import { tmpDir } from '../helpers';
+import { tmpDir } from '../tmpdirs';
 
 export interface Answer {
   status: number;
